@@ -1,0 +1,62 @@
+"""What every command shares: the common options, error handling and output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from lakestacks.errors import LakestacksError
+
+__all__ = ["EnvOption", "JsonOption", "StackOption", "emit_json", "fail", "handles_errors"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+StackOption = Annotated[
+    Path,
+    typer.Option("--stack", "-s", help="The stack file.", show_default=True),
+]
+EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment to resolve.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit to raise."""
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn lakestacks errors into one message and their exit code; never a traceback.
+
+    Set ``STACKS_DEBUG=1`` to see the traceback of an internal error.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except LakestacksError as err:
+            raise fail(str(err), err.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as err:
+            if os.environ.get("STACKS_DEBUG"):
+                raise
+            raise fail(
+                f"internal error: {type(err).__name__}: {err} (set STACKS_DEBUG=1 for details)", 1
+            ) from None
+
+    return wrapper
+
+
+def emit_json(payload: Any) -> None:
+    """Write one JSON document to stdout."""
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

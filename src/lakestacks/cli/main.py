@@ -1,0 +1,45 @@
+"""The ``stacks`` app: global options and the registration of each command group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lakestacks import __version__
+from lakestacks.cli import validate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="stacks",
+    help="MLOps as code: one validated stack file runs a model's whole lifecycle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command()(validate.validate)
+app.command()(validate.plan)
+app.command()(validate.schema)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lakestacks {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """MLOps as code: one validated stack file runs a model's whole lifecycle."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

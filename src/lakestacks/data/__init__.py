@@ -1,0 +1,1 @@
+"""Reading and writing Delta tables, sources and splits."""

@@ -1,0 +1,1 @@
+"""Lightning training: data modules, the trainer factory and the built-in models."""
