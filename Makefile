@@ -1,5 +1,6 @@
 # The two-command quickstart: `make demo` and `make test`. Both install into .venv first.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,6 +8,9 @@ BIN := $(VENV)/bin
 # multi-GB CUDA build. Override on a GPU box: `make demo TORCH=torch`.
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+# This machine's pip config names local indexes that may be absent; drop that noise only.
+QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
@@ -17,9 +21,9 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PIP) --upgrade pip 2>&1 | $(QUIET)
+	$(PIP) "$(TORCH)" 2>&1 | $(QUIET)
+	$(PIP) -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET)
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -40,7 +40,8 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
     """The stack as the selected environment sees it: overlays applied, paths absolute.
 
     Example:
-        >>> api.resolved_document(api.load_stack("stacks/quickstart.yaml"))["environment"]["name"]  # doctest: +SKIP
+        >>> doc = api.resolved_document(api.load_stack("stacks/quickstart.yaml"))  # doctest: +SKIP
+        >>> doc["environment"]["name"]  # doctest: +SKIP
         'dev'
     """
     runtime = resolved.runtime

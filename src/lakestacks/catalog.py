@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lakestacks.errors import UserError
 
-__all__ = ["Catalog", "CatalogError", "ModelRef", "NAME_PART", "check_part", "parse_model_ref"]
+__all__ = ["NAME_PART", "Catalog", "CatalogError", "ModelRef", "check_part", "parse_model_ref"]
 
 NAME_PART = r"[a-z_][a-z0-9_]*"
 _PART = re.compile(rf"^{NAME_PART}$")
@@ -38,7 +38,7 @@ def check_part(part: str, what: str = "name") -> str:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A registered model, optionally pinned to a version or an alias (``NAME/3``, ``NAME@champion``)."""
+    """A registered model, maybe pinned to a version or an alias (``NAME/3``, ``NAME@champion``)."""
 
     name: str
     version: int | None = None
@@ -88,7 +88,8 @@ class Catalog:
         parts = self.catalog.split(".")
         if len(parts) != 2:
             raise CatalogError(
-                f"catalog {self.catalog!r} must have two parts, 'catalog.schema' (e.g. 'main.churn')"
+                f"catalog {self.catalog!r} must have two parts, 'catalog.schema' "
+                "(e.g. 'main.churn')"
             )
         for part in parts:
             check_part(part, "catalog part")

@@ -1,4 +1,4 @@
-"""``stacks validate``, ``stacks plan`` and ``stacks schema``: the stack file before anything runs."""
+"""``stacks validate``, ``plan`` and ``schema``: the stack file, checked before anything runs."""
 
 from __future__ import annotations
 
@@ -39,8 +39,14 @@ def validate(
         resolved = api.load_stack(target, env)
     except StackError as err:
         if as_json:
-            emit_json({"ok": False, "stack": str(target), "env": env,
-                       "problems": [dataclasses.asdict(p) for p in err.problems]})
+            emit_json(
+                {
+                    "ok": False,
+                    "stack": str(target),
+                    "env": env,
+                    "problems": [dataclasses.asdict(p) for p in err.problems],
+                }
+            )
             raise typer.Exit(err.exit_code) from None
         raise
     if show:
@@ -49,26 +55,43 @@ def validate(
         typer.echo(yaml.safe_dump(api.resolved_document(resolved), sort_keys=False), nl=False)
         return
     if as_json:
-        emit_json({"ok": True, "stack": str(target), "env": env, "problems": [],
-                   "resolved": api.resolved_document(resolved)})
+        emit_json(
+            {
+                "ok": True,
+                "stack": str(target),
+                "env": env,
+                "problems": [],
+                "resolved": api.resolved_document(resolved),
+            }
+        )
         return
     spec = resolved.stack
-    model = f", model {resolved.catalog.model_name(spec.deployment.model)}" if spec.deployment else ""
-    typer.echo(f"ok: {target} is valid for env {env} (stack {spec.name}, catalog {spec.catalog}"
-               f"{model})")
+    model = (
+        f", model {resolved.catalog.model_name(spec.deployment.model)}" if spec.deployment else ""
+    )
+    typer.echo(
+        f"ok: {target} is valid for env {env} (stack {spec.name}, catalog {spec.catalog}{model})"
+    )
 
 
 @handles_errors
-def plan(stack: StackOption = Path("stack.yaml"), env: EnvOption = "dev",
-         as_json: JsonOption = False) -> None:
+def plan(
+    stack: StackOption = Path("stack.yaml"), env: EnvOption = "dev", as_json: JsonOption = False
+) -> None:
     """Print the stages `stacks run` executes, with the tables and model each reads and writes."""
     from lakestacks import api
 
     resolved = api.load_stack(stack, env)
     stages = api.plan(stack, env)
     if as_json:
-        emit_json({"stack": str(stack), "env": env, "lake": resolved.runtime.lake,
-                   "stages": [dataclasses.asdict(s) for s in stages]})
+        emit_json(
+            {
+                "stack": str(stack),
+                "env": env,
+                "lake": resolved.runtime.lake,
+                "stages": [dataclasses.asdict(s) for s in stages],
+            }
+        )
         return
     from rich.console import Console
     from rich.table import Table

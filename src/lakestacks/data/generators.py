@@ -1,8 +1,8 @@
 """Deterministic synthetic data for examples, tests and the quickstart stack.
 
-A stack can name a generator as its raw source (``source: {generator:
-lakestacks.data.generators:churn_customers}``); the function returns an Arrow table that the
-ingest stage writes to Delta like any other source.
+A data source in a stack can be a generator (``generator:
+lakestacks.data.generators:churn_customers``, its ``params`` passed as keyword arguments); the
+function returns an Arrow table that is written to Delta like any other source.
 
 :func:`churn_customers` builds a telecom-style customer table with a binary ``churned`` label.
 The label follows a logistic model over several features (short tenure, a month-to-month
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
+import pyarrow as pa  # no stubs ship with pyarrow
 
 __all__ = ["churn_customers"]
 
@@ -55,7 +55,6 @@ _INTERCEPT = -3.1
 _SIGNAL_SCALE = 1.3
 
 _IntArray = npt.NDArray[np.int64]
-_FloatArray = npt.NDArray[np.float64]
 _BoolArray = npt.NDArray[np.bool_]
 
 
@@ -99,9 +98,7 @@ def churn_customers(n: int = 20_000, seed: int = 7) -> pa.Table:
     # Long-tenure customers are more likely to be on long contracts.
     long_share = np.clip(0.2 + tenure / 150.0, 0.0, 0.9)
     u = rng.random(n)
-    contract = np.where(
-        u < 1.0 - long_share, 0, np.where(u < 1.0 - long_share / 2.0, 1, 2)
-    ).astype(np.int64)
+    contract = np.where(u < 1.0 - long_share, 0, np.where(u < 1.0 - long_share / 2.0, 1, 2))
     payment = rng.choice(len(PAYMENT_METHODS), size=n, p=[0.25, 0.22, 0.18, 0.35])
     internet = rng.choice(len(INTERNET_SERVICES), size=n, p=[0.45, 0.35, 0.20])
     num_products = 1 + rng.binomial(5, 0.3, n).astype(np.int64)
@@ -177,6 +174,4 @@ def _plant(rng: np.random.Generator, values: _IntArray, bad: tuple[int, int]) ->
 
 def _strings(codes: _IntArray, labels: tuple[str, ...], mask: _BoolArray | None) -> pa.Array:
     """Decode integer ``codes`` into a string array of ``labels``, null where ``mask``."""
-    indices = pa.array(codes.astype(np.int32), mask=mask)
-    dictionary = pa.DictionaryArray.from_arrays(indices, pa.array(labels, type=pa.string()))
-    return dictionary.dictionary_decode()
+    return pa.array(np.asarray(labels)[codes], type=pa.string(), mask=mask)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lakestacks.spec.loader import DEFAULT_ENV, ResolvedStack, Runtime, load_stack
@@ -30,4 +29,4 @@ def json_schema() -> dict[str, Any]:
     """
     schema = Stack.model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return json.loads(json.dumps(schema))
+    return schema

@@ -57,7 +57,7 @@ Ref = Annotated[
 
 
 def resolve_local(value: str, base_dir: Path | None) -> str:
-    """Make a relative local path absolute against the stack file's folder; URIs pass as they are."""
+    """Make a relative local path absolute against the stack file's folder; URIs pass as is."""
     if base_dir is None or "://" in value:
         return value
     path = Path(value).expanduser()

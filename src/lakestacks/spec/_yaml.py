@@ -58,14 +58,26 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
                 line, col = _mark(key_node)
                 if not isinstance(key, str):
                     problems.append(
-                        Problem(file, line, col, _dotted(loc), f"key {key!r} is not text",
-                                "quote the key, e.g. '\"1\":'")
+                        Problem(
+                            file,
+                            line,
+                            col,
+                            _dotted(loc),
+                            f"key {key!r} is not text",
+                            "quote the key, e.g. '\"1\":'",
+                        )
                     )
                     continue
                 if key in out:
                     problems.append(
-                        Problem(file, line, col, _dotted((*loc, key)), f"duplicate key {key!r}",
-                                "keep one of the entries; YAML would silently use the last one")
+                        Problem(
+                            file,
+                            line,
+                            col,
+                            _dotted((*loc, key)),
+                            f"duplicate key {key!r}",
+                            "keep one of the entries; YAML would silently use the last one",
+                        )
                     )
                     continue
                 positions.keys[(*loc, key)] = (line, col)
@@ -83,8 +95,16 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = err.problem or "syntax error"
         raise StackError(
-            [Problem(file, line, col, "", f"YAML syntax error: {what}",
-                     "check the indentation and quoting around this line")]
+            [
+                Problem(
+                    file,
+                    line,
+                    col,
+                    "",
+                    f"YAML syntax error: {what}",
+                    "check the indentation and quoting around this line",
+                )
+            ]
         ) from None
     except yaml.YAMLError as err:
         raise StackError([Problem(file, 0, 0, "", f"YAML error: {err}", "fix the YAML")]) from None

@@ -69,48 +69,65 @@ def _check_data(data: DataSection) -> Iterator[Finding]:
     for i, step in enumerate(data.prep):
         for j, name in enumerate(step.inputs or []):
             if name not in available:
-                yield Finding(("data", "prep", i, "inputs", j),
-                              f"input {name!r} is not a source or an earlier step's output",
-                              _suggest(name, available))
+                yield Finding(
+                    ("data", "prep", i, "inputs", j),
+                    f"input {name!r} is not a source or an earlier step's output",
+                    _suggest(name, available),
+                )
         if step.output in available:
-            yield Finding(("data", "prep", i, "output"),
-                          f"output {step.output!r} is already written by a source or an earlier step",
-                          "give each table one writer; rename this output")
+            yield Finding(
+                ("data", "prep", i, "output"),
+                f"output {step.output!r} is already written by a source or an earlier step",
+                "give each table one writer; rename this output",
+            )
         available.append(step.output)
     for table, suite in data.expectations.items():
         if table not in available:
-            yield Finding(("data", "expectations", table),
-                          f"expectations for table {table!r}, which data prep does not write",
-                          _suggest(table, available))
+            yield Finding(
+                ("data", "expectations", table),
+                f"expectations for table {table!r}, which data prep does not write",
+                _suggest(table, available),
+            )
         for k, check in enumerate(suite.checks):
-            yield from _check_expectation(("data", "expectations", table, "checks", k), check.expect,
-                                          check.model_extra or {})
+            yield from _check_expectation(
+                ("data", "expectations", table, "checks", k), check.expect, check.model_extra or {}
+            )
     if data.split is not None:
         if data.split.table is not None and data.split.table not in available:
-            yield Finding(("data", "split", "table"),
-                          f"split table {data.split.table!r} is not written by data prep",
-                          _suggest(data.split.table, available))
+            yield Finding(
+                ("data", "split", "table"),
+                f"split table {data.split.table!r} is not written by data prep",
+                _suggest(data.split.table, available),
+            )
         elif split_table(data) is None:
-            yield Finding(("data", "split"), "which table to split is ambiguous",
-                          f"add 'table:' naming one of: {', '.join(available)}")
+            yield Finding(
+                ("data", "split"),
+                "which table to split is ambiguous",
+                f"add 'table:' naming one of: {', '.join(available)}",
+            )
 
 
 def _check_expectation(loc: Loc, expect: str, args: dict[str, Any]) -> Iterator[Finding]:
     name = canonical_name(expect)
     if name not in EXPECTATIONS:
-        yield Finding((*loc, "expect"), f"unknown expectation {expect!r}",
-                      _suggest(name, sorted(EXPECTATIONS)))
+        yield Finding(
+            (*loc, "expect"),
+            f"unknown expectation {expect!r}",
+            _suggest(name, sorted(EXPECTATIONS)),
+        )
         return
     required, optional = EXPECTATIONS[name]
     allowed = [*required, *optional, "description"]
     for arg in args:
         if arg not in allowed:
-            yield Finding((*loc, arg), f"{expect!r} takes no argument {arg!r}",
-                          _suggest(arg, allowed))
+            yield Finding(
+                (*loc, arg), f"{expect!r} takes no argument {arg!r}", _suggest(arg, allowed)
+            )
     for arg in required:
         if arg not in args:
-            yield Finding(loc, f"{expect!r} needs the argument {arg!r}",
-                          f"add '{arg}:' to this check")
+            yield Finding(
+                loc, f"{expect!r} needs the argument {arg!r}", f"add '{arg}:' to this check"
+            )
 
 
 def cross_check(sections: dict[str, Any]) -> list[Finding]:
@@ -126,57 +143,104 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
     if training is not None and data is not None:
         target_table = training.table or split_table(data)
         if data.split is None:
-            found.append(Finding(("training",), "training needs a split of the data",
-                                 "add 'data.split' with 'by:' and 'test:'"))
+            found.append(
+                Finding(
+                    ("training",),
+                    "training needs a split of the data",
+                    "add 'data.split' with 'by:' and 'test:'",
+                )
+            )
         elif training.table is not None and training.table not in data_tables(data):
-            found.append(Finding(("training", "table"),
-                                 f"table {training.table!r} is not written by data prep",
-                                 _suggest(training.table, data_tables(data))))
+            found.append(
+                Finding(
+                    ("training", "table"),
+                    f"table {training.table!r} is not written by data prep",
+                    _suggest(training.table, data_tables(data)),
+                )
+            )
         if training.features and training.target in training.features:
-            found.append(Finding(("training", "features"),
-                                 f"the target {training.target!r} is also listed as a feature",
-                                 "remove it from 'features'"))
+            found.append(
+                Finding(
+                    ("training", "features"),
+                    f"the target {training.target!r} is also listed as a feature",
+                    "remove it from 'features'",
+                )
+            )
         del target_table
     if evaluation is not None:
         if sections.get("training") is None and "training" not in sections.get("_failed", ()):
-            found.append(Finding(("evaluation",), "evaluation needs a 'training' section",
-                                 "add 'training', or remove 'evaluation'"))
+            found.append(
+                Finding(
+                    ("evaluation",),
+                    "evaluation needs a 'training' section",
+                    "add 'training', or remove 'evaluation'",
+                )
+            )
         for i, gate in enumerate(evaluation.gates):
             if gate.metric not in evaluation.metrics:
-                found.append(Finding(("evaluation", "gates", i, "metric"),
-                                     f"gate on metric {gate.metric!r}, which is not in "
-                                     "evaluation.metrics",
-                                     f"add {gate.metric!r} to evaluation.metrics"))
+                found.append(
+                    Finding(
+                        ("evaluation", "gates", i, "metric"),
+                        f"gate on metric {gate.metric!r}, which is not in evaluation.metrics",
+                        f"add {gate.metric!r} to evaluation.metrics",
+                    )
+                )
     if deployment is not None:
         if sections.get("training") is None and "training" not in sections.get("_failed", ()):
-            found.append(Finding(("deployment",), "deployment needs a 'training' section",
-                                 "add 'training', or remove 'deployment'"))
+            found.append(
+                Finding(
+                    ("deployment",),
+                    "deployment needs a 'training' section",
+                    "add 'training', or remove 'deployment'",
+                )
+            )
         if deployment.batch is not None and data is not None:
             written = data_tables(data)
             if deployment.batch.input not in written:
-                found.append(Finding(("deployment", "batch", "input"),
-                                     f"batch input {deployment.batch.input!r} is not a table of "
-                                     "this stack", _suggest(deployment.batch.input, written)))
+                found.append(
+                    Finding(
+                        ("deployment", "batch", "input"),
+                        f"batch input {deployment.batch.input!r} is not a table of this stack",
+                        _suggest(deployment.batch.input, written),
+                    )
+                )
             if deployment.batch.output in written:
-                found.append(Finding(("deployment", "batch", "output"),
-                                     f"batch output {deployment.batch.output!r} would overwrite a "
-                                     "data-prep table", "name a new table, e.g. 'predictions'"))
+                found.append(
+                    Finding(
+                        ("deployment", "batch", "output"),
+                        f"batch output {deployment.batch.output!r} would overwrite a "
+                        "data-prep table",
+                        "name a new table, e.g. 'predictions'",
+                    )
+                )
     if monitoring is not None:
         for key in ("baseline", "table"):
             name = getattr(monitoring, key)
             if name not in tables:
-                found.append(Finding(("monitoring", key),
-                                     f"monitoring.{key} {name!r} is not a table of this stack",
-                                     _suggest(name, tables)))
-    for flow, needs in (("batch_inference", "deployment.batch"), ("monitoring", "monitoring"),
-                        ("training", "training"), ("evaluation", "evaluation")):
+                found.append(
+                    Finding(
+                        ("monitoring", key),
+                        f"monitoring.{key} {name!r} is not a table of this stack",
+                        _suggest(name, tables),
+                    )
+                )
+    for flow, needs in (
+        ("batch_inference", "deployment.batch"),
+        ("monitoring", "monitoring"),
+        ("training", "training"),
+        ("evaluation", "evaluation"),
+    ):
         section, _, sub = needs.partition(".")
         value = sections.get(section)
         if sub and value is not None:
             value = getattr(value, sub)
         declared = value is not None or section in sections.get("_failed", ())
         if flow in (sections.get("schedules") or {}) and not declared:
-            found.append(Finding(("schedules", flow),
-                                 f"schedule for flow {flow!r}, but the stack has no '{needs}'",
-                                 f"add '{needs}', or remove this schedule"))
+            found.append(
+                Finding(
+                    ("schedules", flow),
+                    f"schedule for flow {flow!r}, but the stack has no '{needs}'",
+                    f"add '{needs}', or remove this schedule",
+                )
+            )
     return found

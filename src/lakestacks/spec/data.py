@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, model_validator
-from typing_extensions import Annotated, Self
 
 from lakestacks.spec._base import Column, LocalPath, Name, Ref, SpecModel, TableName
 
@@ -52,8 +51,10 @@ class Source(SpecModel):
             raise ValueError("'params' applies to a 'generator' source only")
         if self.format is not None and self.path is None:
             raise ValueError("'format' applies to a 'path' source only")
-        if (self.version is not None or self.timestamp is not None) and self.path is None and (
-            self.table is None
+        if (
+            (self.version is not None or self.timestamp is not None)
+            and self.path is None
+            and (self.table is None)
         ):
             raise ValueError("'version' and 'timestamp' apply to Delta sources only")
         if self.version is not None and self.timestamp is not None:
@@ -152,6 +153,11 @@ class DataSection(SpecModel):
     ] = Field(default_factory=list, description="Transform steps, run in order.")
     expectations: dict[
         Name,
-        Annotated[Suite, BeforeValidator(_suite_from_list, json_schema_input_type=list[Expectation] | Suite)],
-    ] = Field(default_factory=dict, description="Checks per table, run before the table is written.")
+        Annotated[
+            Suite,
+            BeforeValidator(_suite_from_list, json_schema_input_type=list[Expectation] | Suite),
+        ],
+    ] = Field(
+        default_factory=dict, description="Checks per table, run before the table is written."
+    )
     split: Split | None = Field(None, description="How rows are split for training and testing.")

@@ -14,19 +14,26 @@ OVERLAY_SECTIONS = (
     "data", "training", "evaluation", "approval", "deployment", "monitoring", "schedules",
 )  # fmt: skip
 
-_OVERLAY = "Overlays the stack's section of the same name: mappings merge, lists and values replace."
+_OVERLAY = (
+    "Overlays the stack's section of the same name: mappings merge, lists and values replace."
+)
 
 
 class Environment(SpecModel):
     """Where an environment keeps its tables and runs; plus overlays of any stack section."""
 
     lake: str = Field(
-        "./.lake", min_length=1, description="The lake root: a folder (relative to the stack) or URI."
+        "./.lake",
+        min_length=1,
+        description="The lake root: a folder (relative to the stack) or URI.",
     )
     tracking_uri: str | None = Field(
-        None, description="MLflow tracking URI; default: SQLite in the lake, 'sqlite:///<lake>/mlflow.db'."
+        None,
+        description="MLflow tracking URI; default: SQLite in the lake, 'sqlite:///<lake>/mlflow.db'.",
     )
-    registry_uri: str | None = Field(None, description="MLflow registry URI; default: tracking_uri.")
+    registry_uri: str | None = Field(
+        None, description="MLflow registry URI; default: tracking_uri."
+    )
     work_pool: str | None = Field(None, description="Prefect work pool for deployments.")
     prefect_api_url: str | None = Field(
         None, description="Prefect API of this environment; default: PREFECT_API_URL or local."

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self, get_args
 
 from pydantic import Field, model_validator
-from typing_extensions import Self
 
 from lakestacks.spec._base import SpecModel
 from lakestacks.spec.data import MODE_DESCRIPTION, Mode
@@ -16,7 +15,7 @@ Metric = Literal[
     "roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss",
     "rmse", "mae", "r2", "mape",
 ]  # fmt: skip
-METRICS: tuple[str, ...] = Metric.__args__
+METRICS: tuple[str, ...] = get_args(Metric)
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
 
 
@@ -45,7 +44,9 @@ class Gate(SpecModel):
                 raise ValueError(f"min ({self.min}) is above max ({self.max}): no value can pass")
         else:
             if self.min is not None or self.max is not None:
-                raise ValueError("with 'vs: champion' use 'min_delta' or 'min_delta_rel', not min/max")
+                raise ValueError(
+                    "with 'vs: champion' use 'min_delta' or 'min_delta_rel', not min/max"
+                )
             if self.min_delta is not None and self.min_delta_rel is not None:
                 raise ValueError("give 'min_delta' or 'min_delta_rel', not both")
         return self

@@ -93,22 +93,42 @@ def load_stack(
         )
     data, positions = parse(file.read_text(encoding="utf-8"), shown)
     if data is None:
-        raise StackError([Problem(shown, 1, 1, "", "the stack file is empty",
-                                  "start with 'version: 1', 'name:', 'catalog:' and 'data:'")])
+        raise StackError(
+            [
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "the stack file is empty",
+                    "start with 'version: 1', 'name:', 'catalog:' and 'data:'",
+                )
+            ]
+        )
     if not isinstance(data, dict):
-        raise StackError([Problem(shown, 1, 1, "", "the stack file must be a mapping of keys",
-                                  "start with 'version: 1', 'name:', 'catalog:' and 'data:'")])
+        raise StackError(
+            [
+                Problem(
+                    shown,
+                    1,
+                    1,
+                    "",
+                    "the stack file must be a mapping of keys",
+                    "start with 'version: 1', 'name:', 'catalog:' and 'data:'",
+                )
+            ]
+        )
     base_dir = file.resolve().parent
     data = _select_environment(data, positions, env, shown)
     problems: list[Problem] = []
-    data = _interpolate(data, (), positions, os.environ if environ is None else environ,
-                        env, shown, problems)
+    data = _interpolate(
+        data, (), positions, os.environ if environ is None else environ, env, shown, problems
+    )
     context = {"base_dir": base_dir, "search_path": [str(base_dir)]}
     sections, found = _validate_sections(data, context)
     problems += [_from_pydantic(err, data, positions, shown) for err in found]
     problems += [
-        _at(f.loc, f.message, f.hint, data, positions, shown)
-        for f in cross_check(sections)
+        _at(f.loc, f.message, f.hint, data, positions, shown) for f in cross_check(sections)
     ]
     if problems:
         raise StackError(sorted(problems, key=lambda p: (p.line, p.column)))
@@ -116,8 +136,9 @@ def load_stack(
     return ResolvedStack(file.resolve(), stack, _runtime(stack, env, base_dir))
 
 
-def _select_environment(data: dict[str, Any], positions: Positions, env: str,
-                        file: str) -> dict[str, Any]:
+def _select_environment(
+    data: dict[str, Any], positions: Positions, env: str, file: str
+) -> dict[str, Any]:
     envs = data.get("environments") or {}
     if not isinstance(envs, dict):
         return data  # the section's own validation reports it
@@ -128,8 +149,9 @@ def _select_environment(data: dict[str, Any], positions: Positions, env: str,
         known = sorted({DEFAULT_ENV, *envs})
         close = difflib.get_close_matches(env, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(known)}"
-        raise StackError([Problem(file, line, col, "environments",
-                                  f"unknown environment {env!r}", hint)])
+        raise StackError(
+            [Problem(file, line, col, "environments", f"unknown environment {env!r}", hint)]
+        )
     overlay = envs[env]
     if not isinstance(overlay, dict):
         return data
@@ -137,8 +159,9 @@ def _select_environment(data: dict[str, Any], positions: Positions, env: str,
     for section in OVERLAY_SECTIONS:
         if isinstance(overlay.get(section), dict):
             src: Loc = ("environments", env, section)
-            merged[section] = _merge(merged.get(section), overlay[section], (section,), src,
-                                     positions)
+            merged[section] = _merge(
+                merged.get(section), overlay[section], (section,), src, positions
+            )
     return merged
 
 
@@ -154,8 +177,15 @@ def _merge(base: Any, over: Any, dst: Loc, src: Loc, positions: Positions) -> An
     return copy.deepcopy(over)
 
 
-def _interpolate(value: Any, loc: Loc, positions: Positions, environ: Mapping[str, str],
-                 env: str, file: str, problems: list[Problem]) -> Any:
+def _interpolate(
+    value: Any,
+    loc: Loc,
+    positions: Positions,
+    environ: Mapping[str, str],
+    env: str,
+    file: str,
+    problems: list[Problem],
+) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}``; ``$${`` is a literal ``${``.
 
     Only the base and the selected environment are interpolated: other environments may
@@ -171,8 +201,10 @@ def _interpolate(value: Any, loc: Loc, positions: Positions, environ: Mapping[st
                 out[key] = _interpolate(item, here, positions, environ, env, file, problems)
         return out
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), positions, environ, env, file, problems)
-                for i, v in enumerate(value)]
+        return [
+            _interpolate(v, (*loc, i), positions, environ, env, file, problems)
+            for i, v in enumerate(value)
+        ]
     if not isinstance(value, str) or "$" not in value:
         return value
 
@@ -184,9 +216,16 @@ def _interpolate(value: Any, loc: Loc, positions: Positions, environ: Mapping[st
             return environ[name]
         if default is not None:
             return default
-        problems.append(_at(loc, f"environment variable {name!r} is not set",
-                            f"export {name}=..., or give a default: ${{{name}:-value}}",
-                            None, positions, file))
+        problems.append(
+            _at(
+                loc,
+                f"environment variable {name!r} is not set",
+                f"export {name}=..., or give a default: ${{{name}:-value}}",
+                None,
+                positions,
+                file,
+            )
+        )
         return match.group(0)
 
     return _VAR.sub(substitute, value)
@@ -195,9 +234,10 @@ def _interpolate(value: Any, loc: Loc, positions: Positions, environ: Mapping[st
 @cache
 def _adapter(name: str) -> TypeAdapter[Any]:
     info = Stack.model_fields[name]
-    if not info.metadata:
-        return TypeAdapter(info.annotation)
-    return TypeAdapter(Annotated[(info.annotation, *info.metadata)])  # type: ignore[misc]
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = Annotated[(annotation, *info.metadata)]
+    return TypeAdapter(annotation)
 
 
 def _validate_sections(
@@ -209,8 +249,14 @@ def _validate_sections(
     errors: list[dict[str, Any]] = []
     for key in data:
         if key not in Stack.model_fields:
-            errors.append({"type": "extra_forbidden", "loc": (key,), "input": data[key],
-                           "msg": "Extra inputs are not permitted"})
+            errors.append(
+                {
+                    "type": "extra_forbidden",
+                    "loc": (key,),
+                    "input": data[key],
+                    "msg": "Extra inputs are not permitted",
+                }
+            )
     for name, info in Stack.model_fields.items():
         if name not in data:
             if info.is_required():
@@ -258,8 +304,7 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
-def _at(loc: Loc, message: str, hint: str, data: Any, positions: Positions,
-        file: str) -> Problem:
+def _at(loc: Loc, message: str, hint: str, data: Any, positions: Positions, file: str) -> Problem:
     shown, _ = _walk(data, loc) if data is not None else (loc, True)
     position = positions.values.get(shown) or positions.keys.get(shown)
     probe = shown
@@ -270,8 +315,9 @@ def _at(loc: Loc, message: str, hint: str, data: Any, positions: Positions,
     return Problem(file, line, col, _dotted(shown), message, hint)
 
 
-def _from_pydantic(err: dict[str, Any], data: dict[str, Any], positions: Positions,
-                   file: str) -> Problem:
+def _from_pydantic(
+    err: dict[str, Any], data: dict[str, Any], positions: Positions, file: str
+) -> Problem:
     loc: Loc = tuple(err["loc"])
     shown, _ = _walk(data, loc)
     kind = err["type"]
@@ -279,8 +325,11 @@ def _from_pydantic(err: dict[str, Any], data: dict[str, Any], positions: Positio
         key = str(shown[-1])
         known = _field_names(shown[:-1])
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else (
-            f"allowed keys here: {', '.join(known)}" if known else "remove it")
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else (f"allowed keys here: {', '.join(known)}" if known else "remove it")
+        )
         line, col = positions.keys.get(shown, positions.values.get(shown, (1, 1)))
         return Problem(file, line, col, _dotted(shown), f"unknown key {key!r}", hint)
     if kind == "missing":
@@ -288,8 +337,14 @@ def _from_pydantic(err: dict[str, Any], data: dict[str, Any], positions: Positio
         _, info = _type_at(loc)
         what = f" ({info.description})" if info and info.description else ""
         problem = _at(shown[:-1], "", "", data, positions, file)
-        return Problem(file, problem.line, problem.column, _dotted(shown),
-                       f"required key {key!r} is missing", f"add '{key}:'{what}")
+        return Problem(
+            file,
+            problem.line,
+            problem.column,
+            _dotted(shown),
+            f"required key {key!r} is missing",
+            f"add '{key}:'{what}",
+        )
     _, info = _type_at(loc)
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
@@ -363,7 +418,7 @@ def _field_names(loc: Loc) -> list[str]:
 
 
 def _runtime(stack: Stack, env: str, base_dir: Path) -> Runtime:
-    spec = stack.environments.get(env) or Environment()  # type: ignore[call-arg]
+    spec = stack.environments.get(env) or Environment()
     lake = resolve_local(spec.lake, base_dir)
     local_lake = "://" not in lake
     default_tracking = f"sqlite:///{lake if local_lake else base_dir / '.lake'}/mlflow.db"

@@ -65,40 +65,63 @@ def build_plan(resolved: ResolvedStack) -> list[Stage]:
     if data.split and split:
         s = data.split
         note += f"; split {split} by {s.by}: test {s.test:g}, validation {s.validation:g}"
-    stages.append(Stage("data_prep", [_describe(n, s) for n, s in data.sources.items()],
-                        writes, note))
+    stages.append(
+        Stage("data_prep", [_describe(n, s) for n, s in data.sources.items()], writes, note)
+    )
     if spec.training is None:
         return stages
     table = cat.qualify(spec.training.table or split or "")
     model = cat.model_name(spec.deployment.model) if spec.deployment else None
     registered = [f"model {model} (new version)"] if model else []
-    stages.append(Stage("training", [f"{table} (train, validation)"],
-                        [f"MLflow run in experiment {spec.training.experiment or spec.name}",
-                         *registered],
-                        f"{spec.training.model}, max_epochs {spec.training.trainer.max_epochs}"))
+    stages.append(
+        Stage(
+            "training",
+            [f"{table} (train, validation)"],
+            [f"MLflow run in experiment {spec.training.experiment or spec.name}", *registered],
+            f"{spec.training.model}, max_epochs {spec.training.trainer.max_epochs}",
+        )
+    )
     if spec.evaluation is not None:
         champion = [f"{model}@champion"] if model else []
         gates = len(spec.evaluation.gates)
-        stages.append(Stage("evaluation", [f"{table} (test)", "candidate", *champion],
-                            ["metrics on the candidate's run"],
-                            f"{', '.join(spec.evaluation.metrics)}; {gates} gate(s), "
-                            f"mode {spec.evaluation.mode}"))
+        stages.append(
+            Stage(
+                "evaluation",
+                [f"{table} (test)", "candidate", *champion],
+                ["metrics on the candidate's run"],
+                f"{', '.join(spec.evaluation.metrics)}; {gates} gate(s), "
+                f"mode {spec.evaluation.mode}",
+            )
+        )
     approval = spec.approval
     who = f" by {', '.join(approval.approvers)}" if approval.approvers else ""
-    stages.append(Stage("approval", ["gate results"], ["approval record"],
-                        f"{approval.mode}{who}"))
+    stages.append(Stage("approval", ["gate results"], ["approval record"], f"{approval.mode}{who}"))
     if spec.deployment is None:
         return stages
-    stages.append(Stage("deployment", ["approved candidate"], [f"{model}@champion"],
-                        "compare-and-set promotion"))
+    stages.append(
+        Stage(
+            "deployment", ["approved candidate"], [f"{model}@champion"], "compare-and-set promotion"
+        )
+    )
     if spec.deployment.batch is not None:
         batch = spec.deployment.batch
-        stages.append(Stage("batch_inference", [cat.qualify(batch.input), f"{model}@champion"],
-                            [cat.qualify(batch.output)], f"mode {batch.mode}"))
+        stages.append(
+            Stage(
+                "batch_inference",
+                [cat.qualify(batch.input), f"{model}@champion"],
+                [cat.qualify(batch.output)],
+                f"mode {batch.mode}",
+            )
+        )
     if spec.monitoring is not None:
         mon = spec.monitoring
-        stages.append(Stage("monitoring", [cat.qualify(mon.baseline), cat.qualify(mon.table)],
-                            ["drift report"],
-                            f"{mon.drift.method} > {mon.drift.threshold:g} -> {mon.on_breach}",
-                            later=True))
+        stages.append(
+            Stage(
+                "monitoring",
+                [cat.qualify(mon.baseline), cat.qualify(mon.table)],
+                ["drift report"],
+                f"{mon.drift.method} > {mon.drift.threshold:g} -> {mon.on_breach}",
+                later=True,
+            )
+        )
     return stages

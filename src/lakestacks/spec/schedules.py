@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -14,13 +14,15 @@ __all__ = ["FLOWS", "Schedule", "Schedules"]
 Flow = Literal[
     "pipeline", "data_prep", "training", "evaluation", "batch_inference", "monitoring"
 ]  # fmt: skip
-FLOWS: tuple[str, ...] = Flow.__args__
+FLOWS: tuple[str, ...] = get_args(Flow)
 
 
 class Schedule(SpecModel):
     """A cron schedule, optionally in a time zone."""
 
-    cron: str = Field(min_length=1, description="Five-field cron, e.g. '0 3 * * 1' (Mondays 03:00).")
+    cron: str = Field(
+        min_length=1, description="Five-field cron, e.g. '0 3 * * 1' (Mondays 03:00)."
+    )
     timezone: str = Field("UTC", description="IANA time zone, e.g. 'Europe/Stockholm'.")
 
     @field_validator("cron")
@@ -39,7 +41,9 @@ class Schedule(SpecModel):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if value not in available_timezones():
-            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Stockholm'")
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Stockholm'"
+            )
         ZoneInfo(value)
         return value
 

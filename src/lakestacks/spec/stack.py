@@ -37,7 +37,7 @@ class Stack(SpecModel):
     training: TrainingSection | None = Field(None, description="What and how to train.")
     evaluation: EvaluationSection | None = Field(None, description="Metrics and gates.")
     approval: ApprovalSection = Field(
-        default_factory=ApprovalSection,  # type: ignore[arg-type]
+        default_factory=ApprovalSection,
         description="Automatic or manual approval.",
     )
     deployment: DeploymentSection | None = Field(None, description="Registration and serving.")

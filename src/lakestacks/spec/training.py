@@ -23,20 +23,28 @@ def _check_devices(value: Any) -> Any:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
-            raise ValueError(f"devices must be 'auto', a count of 1 or more, or a list of ids (got {value})")
+            raise ValueError(
+                f"devices must be 'auto', a count of 1 or more, or a list of ids (got {value})"
+            )
         return value
     if isinstance(value, list) and value and all(isinstance(v, int) and v >= 0 for v in value):
         return value
-    raise ValueError(f"devices must be 'auto', a count of 1 or more, or a list of device ids (got {value!r})")
+    raise ValueError(
+        f"devices must be 'auto', a count of 1 or more, or a list of device ids (got {value!r})"
+    )
 
 
 class EarlyStopping(SpecModel):
     """Stop training when a validation metric stops improving."""
 
     monitor: str = Field("val_loss", min_length=1, description="The logged metric to watch.")
-    patience: int = Field(3, ge=1, le=1000, description="Epochs without improvement before stopping.")
+    patience: int = Field(
+        3, ge=1, le=1000, description="Epochs without improvement before stopping."
+    )
     mode: Literal["min", "max"] = Field("min", description="Whether lower or higher is better.")
-    min_delta: float = Field(0.0, ge=0, description="The smallest change that counts as improvement.")
+    min_delta: float = Field(
+        0.0, ge=0, description="The smallest change that counts as improvement."
+    )
 
 
 class TrainerSpec(SpecModel):
@@ -50,7 +58,8 @@ class TrainerSpec(SpecModel):
         "auto", description="'auto', a device count, or a list of device ids."
     )
     precision: Annotated[
-        Literal[PRECISIONS], BeforeValidator(_precision_as_text)  # type: ignore[valid-type]
+        Literal[PRECISIONS],  # type: ignore[valid-type]
+        BeforeValidator(_precision_as_text, json_schema_input_type=Literal[(*PRECISIONS, 32, 64)]),
     ] = Field("32", description="Numeric precision, e.g. 32, 16-mixed, bf16-mixed.")
     batch_size: int = Field(256, ge=1, le=1_000_000, description="Rows per training batch.")
     early_stopping: EarlyStopping | None = Field(None, description="Stop early on a plateau.")
@@ -64,7 +73,9 @@ class TrainingSection(SpecModel):
         description="A LightningModule 'module:Class', e.g. "
         "'lakestacks.training.tabular:MLPClassifier'."
     )
-    table: Name | None = Field(None, description="The split table to train on; default: the split's.")
+    table: Name | None = Field(
+        None, description="The split table to train on; default: the split's."
+    )
     target: Column = Field(description="The column to predict.")
     features: list[Column] | None = Field(
         None, description="Feature columns; default: every column but the target and the split key."
@@ -72,5 +83,7 @@ class TrainingSection(SpecModel):
     params: dict[str, Any] = Field(
         default_factory=dict, description="Keyword arguments for the model class."
     )
-    trainer: TrainerSpec = Field(default_factory=TrainerSpec, description="Lightning trainer settings.")  # type: ignore[arg-type]
+    trainer: TrainerSpec = Field(
+        default_factory=TrainerSpec, description="Lightning trainer settings."
+    )
     experiment: Name | None = Field(None, description="MLflow experiment; default: the stack name.")

@@ -28,8 +28,15 @@ def _mlp(n_features: int, hidden: int, layers: int, dropout: float, n_out: int) 
 class _TabularMLP(pl.LightningModule):
     loss_fn: nn.Module
 
-    def __init__(self, n_features: int, hidden: int = 64, layers: int = 2,
-                 dropout: float = 0.0, lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        hidden: int = 64,
+        layers: int = 2,
+        dropout: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__()
         if n_features < 1 or hidden < 1 or layers < 0 or not 0 <= dropout < 1 or lr <= 0:
             raise ValueError(
@@ -47,10 +54,14 @@ class _TabularMLP(pl.LightningModule):
         self.log(f"{stage}_loss", loss, prog_bar=False, on_epoch=True, on_step=False)
         return loss
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def validation_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
         return self._step(batch, "val")
 
     def configure_optimizers(self) -> Any:
