@@ -110,8 +110,7 @@ def load_stack(
             [
                 Problem(
                     shown,
-                    1,
-                    1,
+                    *positions.values.get((), (1, 1)),
                     "",
                     "the stack file must be a mapping of keys",
                     "start with 'version: 1', 'name:', 'catalog:' and 'data:'",
@@ -126,7 +125,12 @@ def load_stack(
     )
     context = {"base_dir": base_dir, "search_path": [str(base_dir)]}
     sections, found = _validate_sections(data, context)
-    problems += [_from_pydantic(err, data, positions, shown) for err in found]
+    unset = {p.path for p in problems}  # an unset variable's field fails its type check too
+    problems += [
+        problem
+        for problem in (_from_pydantic(err, data, positions, shown) for err in found)
+        if problem.path not in unset
+    ]
     problems += [
         _at(f.loc, f.message, f.hint, data, positions, shown) for f in cross_check(sections)
     ]
@@ -195,8 +199,10 @@ def _interpolate(
         out = {}
         for key, item in value.items():
             here = (*loc, key)
-            if loc == ("environments",) and key != env:
-                out[key] = item
+            if (loc == ("environments",) and key != env) or (
+                loc == ("environments", env) and key in OVERLAY_SECTIONS
+            ):
+                out[key] = item  # other environments, and overlays merged into the stack
             else:
                 out[key] = _interpolate(item, here, positions, environ, env, file, problems)
         return out
@@ -283,6 +289,8 @@ def _walk(data: Any, loc: Loc) -> tuple[Loc, bool]:
     found: list[str | int] = []
     node = data
     for i, part in enumerate(loc):
+        if part == "[key]":  # pydantic's marker for a problem with a mapping's key
+            break
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
@@ -304,13 +312,25 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
+def _is_block(data: Any, loc: Loc) -> bool:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(data, dict | list)
+
+
 def _at(loc: Loc, message: str, hint: str, data: Any, positions: Positions, file: str) -> Problem:
-    shown, _ = _walk(data, loc) if data is not None else (loc, True)
-    position = positions.values.get(shown) or positions.keys.get(shown)
-    probe = shown
-    while position is None and probe:
+    """A problem at a field path: a scalar's own position, else the line of its key."""
+    shown, complete = _walk(data, loc) if data is not None else (loc, True)
+    probe = shown if complete else shown[:-1]
+    while True:
+        value, key = positions.values.get(probe), positions.keys.get(probe)
+        position = (key or value) if _is_block(data, probe) else (value or key)
+        if position is not None or not probe:
+            break
         probe = probe[:-1]
-        position = positions.values.get(probe)
     line, col = position or (1, 1)
     return Problem(file, line, col, _dotted(shown), message, hint)
 
@@ -321,6 +341,19 @@ def _from_pydantic(
     loc: Loc = tuple(err["loc"])
     shown, _ = _walk(data, loc)
     kind = err["type"]
+    allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+    if loc and loc[-1] == "[key]":
+        key = str(shown[-1])
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"use one of: {', '.join(allowed)}"
+            if allowed
+            else "names use lower-case letters, digits and underscores, e.g. 'features'"
+        )
+        line, col = positions.keys.get(shown, (1, 1))
+        return Problem(file, line, col, _dotted(shown), f"{key!r} is not a valid key here", hint)
     if kind == "extra_forbidden":
         key = str(shown[-1])
         known = _field_names(shown[:-1])
@@ -336,7 +369,11 @@ def _from_pydantic(
         key = str(shown[-1])
         _, info = _type_at(loc)
         what = f" ({info.description})" if info and info.description else ""
-        problem = _at(shown[:-1], "", "", data, positions, file)
+        problem = _at(shown[:-1], "", "", data, positions, file) if len(shown) > 1 else None
+        if problem is None:
+            return Problem(
+                file, 1, 1, key, f"required key {key!r} is missing", f"add '{key}:'{what}"
+            )
         return Problem(
             file,
             problem.line,
@@ -349,9 +386,13 @@ def _from_pydantic(
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         message = "does not have the required form"
-    if kind not in ("value_error", "assertion_error") or "got" not in message:
-        message = f"{message} (got {_short(err.get('input'))})"
+    got = _short(err.get("input"))
+    if got not in message and not (kind == "value_error" and "got" in message):
+        message = f"{message} (got {got})"
     hint = f"expected: {info.description}" if info and info.description else "see `stacks schema`"
+    if kind == "literal_error" and isinstance(err.get("input"), str):
+        close = difflib.get_close_matches(err["input"], allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else hint
     return _at(shown, message, hint, data, positions, file)
 
 
