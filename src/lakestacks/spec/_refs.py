@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
+from typing import Any
 
-__all__ = ["check_ref", "find_module"]
+__all__ = ["check_ref", "find_module", "load_ref"]
 
 
 def find_module(module: str, search_path: Sequence[str]) -> ModuleSpec | None:
@@ -72,3 +73,18 @@ def check_ref(ref: str, search_path: Sequence[str]) -> str:
             maybe = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"module {module!r} ({origin}) defines no {name!r}{maybe}")
     return ref
+
+
+def load_ref(ref: str, search_path: Sequence[str]) -> Any:
+    """Import and return the object a ``module:name`` reference names (this runs user code).
+
+    The stack's folder goes first on ``sys.path`` so a project's own modules are found the
+    same way validation found them.
+    """
+    import importlib
+
+    module, _, name = ref.partition(":")
+    for entry in reversed(search_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    return getattr(importlib.import_module(module), name)

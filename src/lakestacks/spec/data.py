@@ -115,6 +115,11 @@ class Suite(SpecModel):
     quarantine: bool = Field(
         True, description="Write failing rows to '<table>__quarantine' when a check fails."
     )
+    on_failure: Literal["fail", "drop"] = Field(
+        "fail",
+        description="In enforce mode: 'fail' writes nothing and fails the run; 'drop' commits "
+        "the rows that pass the row-level checks (failing rows go to the quarantine).",
+    )
     checks: list[Expectation] = Field(min_length=1, description="The checks to run.")
 
 

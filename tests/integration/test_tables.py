@@ -1,0 +1,108 @@
+"""Delta tables on disk: write modes, merge upserts, time travel, schema policies."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakestacks.data.tables import (
+    SchemaMismatch,
+    TableNotFound,
+    history,
+    read_table,
+    table_info,
+    write_table,
+)
+from lakestacks.errors import UserError
+
+pytestmark = pytest.mark.integration
+
+
+def rows(ids: list[int], values: list[float]) -> pa.Table:
+    return pa.table({"id": pa.array(ids, pa.int64()), "x": pa.array(values, pa.float64())})
+
+
+def as_dict(table: pa.Table) -> dict[int, float]:
+    return dict(zip(table["id"].to_pylist(), table["x"].to_pylist(), strict=True))
+
+
+def test_overwrite_append_and_versions(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    assert write_table(path, rows([1, 2], [1.0, 2.0])) == 0
+    assert write_table(path, rows([3], [3.0]), mode="append") == 1
+    assert as_dict(read_table(path)) == {1: 1.0, 2: 2.0, 3: 3.0}
+    assert write_table(path, rows([9], [9.0]), mode="overwrite") == 2
+    assert as_dict(read_table(path)) == {9: 9.0}
+    info = table_info(path)
+    assert (info.version, info.rows) == (2, 1)
+
+
+def test_merge_updates_matching_rows_and_inserts_new_ones(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    write_table(path, rows([1, 2, 3], [1.0, 2.0, 3.0]), mode="merge", keys=["id"])
+    version = write_table(path, rows([2, 4], [20.0, 40.0]), mode="merge", keys=["id"])
+    assert version == 1
+    assert as_dict(read_table(path)) == {1: 1.0, 2: 20.0, 3: 3.0, 4: 40.0}
+    assert read_table(path).num_rows == 4
+
+
+def test_merge_refuses_duplicate_or_null_keys_and_writes_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    write_table(path, rows([1], [1.0]), mode="merge", keys=["id"])
+    with pytest.raises(UserError, match="appear more than once"):
+        write_table(path, rows([2, 2], [1.0, 2.0]), mode="merge", keys=["id"])
+    nulls = pa.table({"id": pa.array([None], pa.int64()), "x": [1.0]})
+    with pytest.raises(UserError, match="null"):
+        write_table(path, nulls, mode="merge", keys=["id"])
+    assert table_info(path).version == 0
+
+
+def test_time_travel_by_version_and_timestamp(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    write_table(path, rows([1], [1.0]))
+    time.sleep(0.05)
+    between = datetime.now(UTC)
+    time.sleep(0.05)
+    write_table(path, rows([1], [2.0]), mode="overwrite")
+    assert as_dict(read_table(path, version=0)) == {1: 1.0}
+    assert as_dict(read_table(path)) == {1: 2.0}
+    assert as_dict(read_table(path, timestamp=between)) == {1: 1.0}
+    with pytest.raises(TableNotFound, match="no version 7"):
+        read_table(path, version=7)
+    assert [h["version"] for h in history(path)] == [1, 0]
+
+
+def test_strict_schema_names_new_missing_and_retyped_columns(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    write_table(path, rows([1], [1.0]))
+    extra = rows([2], [2.0]).append_column("y", pa.array(["a"]))
+    with pytest.raises(SchemaMismatch, match=r"new column\(s\): y \(string\)"):
+        write_table(path, extra, mode="append")
+    retyped = pa.table({"id": pa.array([2], pa.int64()), "x": pa.array(["two"])})
+    with pytest.raises(SchemaMismatch, match=r"x \(double in the table, string in the data\)"):
+        write_table(path, retyped, mode="append")
+    with pytest.raises(SchemaMismatch, match=r"missing column\(s\): x"):
+        write_table(path, pa.table({"id": pa.array([3], pa.int64())}), mode="append")
+    assert table_info(path).version == 0
+
+
+def test_merge_schema_admits_new_columns_but_not_retyped_ones(tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    write_table(path, rows([1], [1.0]))
+    extra = rows([2], [2.0]).append_column("y", pa.array(["b"]))
+    assert write_table(path, extra, mode="append", schema="merge") == 1
+    table = read_table(path).sort_by("id")
+    assert table["y"].to_pylist() == [None, "b"]
+    retyped = pa.table({"id": pa.array([3], pa.int64()), "x": pa.array(["three"])})
+    with pytest.raises(SchemaMismatch, match="changed type"):
+        write_table(path, retyped, mode="append", schema="merge")
+    assert table_info(path).version == 1
+
+
+def test_missing_table_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(TableNotFound, match="no Delta table"):
+        read_table(str(tmp_path / "nope"))
