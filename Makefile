@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/stacks validate stacks/quickstart.yaml
 	$(BIN)/stacks plan --stack stacks/quickstart.yaml
+	$(BIN)/stacks run --stack stacks/quickstart.yaml
+	$(BIN)/stacks tables --stack stacks/quickstart.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakestacks import __version__
-from lakestacks.cli import validate
+from lakestacks.cli import run, tables, validate
 
 __all__ = ["app", "main"]
 
@@ -22,6 +22,10 @@ app = typer.Typer(
 app.command()(validate.validate)
 app.command()(validate.plan)
 app.command()(validate.schema)
+app.command()(run.run)
+app.command()(tables.tables)
+app.add_typer(tables.table_app, name="table")
+app.command()(tables.history)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,140 @@
+"""How a flow's steps run: as Prefect tasks of one flow run, or directly in-process.
+
+Measured on 2 cores (bench/RESULTS.md): Prefect without a server starts a temporary one
+(~10 s a process); against a long-lived server a flow costs ~1-2 s, most of it the flow-run
+heartbeat, which is turned off here. So ``auto`` runs through Prefect when an API is
+configured (``PREFECT_API_URL`` or the environment's ``prefect_api_url``) and directly
+otherwise; ``--runner prefect`` forces a Prefect run (with a temporary server if need be).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
+
+__all__ = ["RUNNERS", "DirectRunner", "PrefectRunner", "Runner", "choose_runner", "run_flow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+RunnerKind = Literal["auto", "prefect", "direct"]
+RUNNERS: tuple[str, ...] = ("auto", "prefect", "direct")
+
+
+class Runner(Protocol):
+    """Runs one named step of a flow."""
+
+    kind: str
+    timings: list[tuple[str, float]]
+
+    def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` as the step ``name`` and return its result."""
+        ...
+
+
+@dataclass
+class DirectRunner:
+    """Calls each step in-process and times it."""
+
+    kind: str = "direct"
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.timings.append((name, time.perf_counter() - start))
+
+
+@dataclass
+class PrefectRunner:
+    """Runs each step as a Prefect task of the current flow run."""
+
+    kind: str = "prefect"
+    timings: list[tuple[str, float]] = field(default_factory=list)
+
+    def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        from prefect import task
+        from prefect.cache_policies import NO_CACHE
+        from prefect.utilities.annotations import quote
+
+        start = time.perf_counter()
+        try:
+            # Steps pass Arrow tables in memory: no caching, no result persistence.
+            make_task: Any = task  # Prefect's overloads do not cover a ParamSpec'd callable
+            wrapped = make_task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)
+            # quote(): Prefect would otherwise walk every argument looking for futures,
+            # which is slow on Arrow tables and breaks on models with a `keys` field.
+            quoted_args = [quote(a) for a in args]
+            quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
+            result: R = wrapped(*quoted_args, **quoted_kwargs)
+            return result
+        finally:
+            self.timings.append((name, time.perf_counter() - start))
+
+
+def choose_runner(requested: str, api_url: str | None) -> Literal["prefect", "direct"]:
+    """Resolve ``auto``: Prefect when an API is configured, else direct."""
+    if requested not in RUNNERS:
+        from lakestacks.errors import UserError
+
+        raise UserError(f"unknown runner {requested!r}; use one of: {', '.join(RUNNERS)}")
+    if requested == "auto":
+        return "prefect" if (api_url or os.environ.get("PREFECT_API_URL")) else "direct"
+    return "prefect" if requested == "prefect" else "direct"
+
+
+def _quiet_prefect() -> None:
+    """Keep Prefect off the console: our CLI prints one summary, or one line on error.
+
+    Run states and logs still go to the Prefect API; only the console handlers are raised
+    (Prefect reads PREFECT_LOGGING_[PATH]_[KEY] overrides when it sets up logging).
+    """
+    for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
+        os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "CRITICAL")
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+
+
+def run_flow(
+    flow_name: str,
+    body: Callable[[Runner], R],
+    runner: Literal["prefect", "direct"],
+    api_url: str | None = None,
+) -> tuple[R, Runner]:
+    """Run ``body`` as one flow: its steps as Prefect tasks, or directly.
+
+    Example:
+        >>> result, used = run_flow("demo", lambda r: r.step("one", len, "abc"), "direct")
+        >>> result, used.timings[0][0]
+        (3, 'one')
+    """
+    if runner == "direct":
+        direct = DirectRunner()
+        return body(direct), direct
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    _quiet_prefect()
+    from prefect import flow
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    prefect_runner = PrefectRunner()
+
+    def _body() -> Any:
+        return body(prefect_runner)
+
+    make_flow: Any = flow
+    wrapped = make_flow(_body, name=flow_name, persist_result=False, validate_parameters=False)
+    updates: dict[Any, Any] = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    if api_url:
+        updates[PREFECT_API_URL] = api_url
+    with temporary_settings(updates=updates):
+        result: R = wrapped()
+    return result, prefect_runner
