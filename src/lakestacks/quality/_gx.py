@@ -92,7 +92,14 @@ def run_checks(
     for name, kwargs in checks:
         key = to_json([name, kwargs])
         if key in errors:
-            runs.append((_error(name, kwargs, errors[key], data.num_rows), None))
+            runs.append(
+                (
+                    CheckResult.failure(
+                        name, kwargs, errors[key], data.num_rows, "great_expectations"
+                    ),
+                    None,
+                )
+            )
         else:
             runs.append(_from_gx(name, kwargs, by_key[key], data))
     return runs
@@ -123,7 +130,7 @@ def _from_gx(name: str, kwargs: dict[str, Any], evr: Any, data: pa.Table) -> GxR
     rows = data.num_rows
     message = _exception_message(evr.exception_info)
     if message is not None:
-        return _error(name, kwargs, message, rows), None
+        return CheckResult.failure(name, kwargs, message, rows, "great_expectations"), None
     result: dict[str, Any] = dict(evr.result or {})
     success = bool(evr.success)
     if "element_count" not in result:  # an aggregate: a statistic, a column list, value sets
@@ -168,20 +175,6 @@ def _from_gx(name: str, kwargs: dict[str, Any], evr: Any, data: pa.Table) -> GxR
         engine="great_expectations",
     )
     return check, mask
-
-
-def _error(name: str, kwargs: dict[str, Any], message: str, rows: int) -> CheckResult:
-    return CheckResult(
-        expectation=name,
-        kwargs=kwargs,
-        success=False,
-        observed={"error": message},
-        element_count=rows,
-        unexpected_count=None,
-        unexpected_percent=None,
-        sample=[],
-        engine="great_expectations",
-    )
 
 
 def _exception_message(info: Any) -> str | None:

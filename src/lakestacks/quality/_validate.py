@@ -84,7 +84,9 @@ def validate(
         absent = _absent_columns(name, kwargs, data.column_names)
         if absent:
             listed = ", ".join(repr(c) for c in absent)
-            results[i] = _failed(name, kwargs, f"missing column {listed}", rows)
+            results[i] = CheckResult.failure(
+                name, kwargs, f"missing column {listed}", rows, "arrow"
+            )
         else:
             native.append(i)
 
@@ -112,7 +114,7 @@ def validate(
             if outcome is None:
                 deferred.append(i)
             elif isinstance(outcome, str):
-                results[i] = _failed(name, kwargs, outcome, rows)
+                results[i] = CheckResult.failure(name, kwargs, outcome, rows, "arrow")
             else:
                 results[i] = _to_result(name, kwargs, outcome, data)
                 if not outcome.success and outcome.mask is not None:
@@ -158,20 +160,6 @@ def _absent_columns(name: str, kwargs: dict[str, Any], present: list[str]) -> li
         named.extend(column_list)
     have = set(present)
     return [c for c in named if isinstance(c, str) and c not in have]
-
-
-def _failed(name: str, kwargs: dict[str, Any], message: str, rows: int) -> CheckResult:
-    return CheckResult(
-        expectation=name,
-        kwargs=kwargs,
-        success=False,
-        observed={"error": message},
-        element_count=rows,
-        unexpected_count=None,
-        unexpected_percent=None,
-        sample=[],
-        engine="arrow",
-    )
 
 
 def _to_result(name: str, kwargs: dict[str, Any], outcome: Outcome, data: pa.Table) -> CheckResult:

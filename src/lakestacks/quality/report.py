@@ -74,6 +74,23 @@ class CheckResult:
     sample: list[dict[str, Any]]
     engine: Engine
 
+    @classmethod
+    def failure(
+        cls, name: str, kwargs: dict[str, Any], message: str, rows: int, engine: Engine
+    ) -> CheckResult:
+        """A check that could not run (a missing column, a bad argument): failed, with why."""
+        return cls(
+            expectation=name,
+            kwargs=kwargs,
+            success=False,
+            observed={"error": message},
+            element_count=rows,
+            unexpected_count=None,
+            unexpected_percent=None,
+            sample=[],
+            engine=engine,
+        )
+
     @property
     def column(self) -> str | None:
         """The column the check is about, when it names a single one."""
