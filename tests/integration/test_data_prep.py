@@ -80,46 +80,39 @@ def lake_table(stack: Path, name: str) -> str:
     return str(stack.parent / ".lake" / "main" / "demo" / name)
 
 
-def test_quickstart_data_prep_writes_tables_and_quarantines_planted_values() -> None:
+def test_quickstart_data_prep_writes_tables_and_quarantines_planted_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = STACKS / "quickstart.yaml"
-    lake = STACKS / ".lake"
-    import shutil
-
-    shutil.rmtree(lake, ignore_errors=True)
-    try:
-        outcome = api.run(stack, "data_prep", runner="direct")
-        prep = outcome.data_prep
-        assert prep is not None
-        assert prep.wrote == {"main.churn.customers": 0, "main.churn.features": 0}
-        features = read_table(str(lake / "main/churn/features"))
-        tenure, age = features["tenure"], features["age"]
-        assert pc.min(tenure).as_py() >= 0 and pc.max(tenure).as_py() <= 120
-        assert pc.min(age).as_py() >= 18 and pc.max(age).as_py() <= 100
-        quarantine = read_table(str(lake / "main/churn/features__quarantine"))
-        assert quarantine.num_rows == 20_000 - features.num_rows > 0
-        assert prep.quarantined == {"main.churn.features__quarantine": quarantine.num_rows}
-        counts = prep.split["counts"] if prep.split else {}
-        assert abs(counts["test"] / features.num_rows - 0.2) < 0.02
-        validations = read_table(str(lake / "main/churn/_validations"))
-        assert validations.num_rows == 6
-        assert set(validations["table_version"].to_pylist()) == {0}
-        assert prep.docs and Path(prep.docs[0]).read_text().count("tenure") > 0
-        before = dict(
-            zip(
-                features["customer_id"].to_pylist(), features[SPLIT_COLUMN].to_pylist(), strict=True
-            )
-        )
-        again = api.run(stack, "data_prep", runner="direct").data_prep
-        assert again is not None and again.wrote["main.churn.features"] == 1
-        after = read_table(str(lake / "main/churn/features"))
-        assert (
-            dict(
-                zip(after["customer_id"].to_pylist(), after[SPLIT_COLUMN].to_pylist(), strict=True)
-            )
-            == before
-        )
-    finally:
-        shutil.rmtree(lake, ignore_errors=True)
+    lake = tmp_path / "lake"
+    monkeypatch.setenv("STACKS_TEST_LAKE", str(lake))  # the quickstart's `test` environment
+    outcome = api.run(stack, "data_prep", "test", runner="direct")
+    prep = outcome.data_prep
+    assert prep is not None
+    assert prep.wrote == {"main.churn.customers": 0, "main.churn.features": 0}
+    features = read_table(str(lake / "main/churn/features"))
+    tenure, age = features["tenure"], features["age"]
+    assert pc.min(tenure).as_py() >= 0 and pc.max(tenure).as_py() <= 120
+    assert pc.min(age).as_py() >= 18 and pc.max(age).as_py() <= 100
+    quarantine = read_table(str(lake / "main/churn/features__quarantine"))
+    assert quarantine.num_rows == 20_000 - features.num_rows > 0
+    assert prep.quarantined == {"main.churn.features__quarantine": quarantine.num_rows}
+    counts = prep.split["counts"] if prep.split else {}
+    assert abs(counts["test"] / features.num_rows - 0.2) < 0.02
+    validations = read_table(str(lake / "main/churn/_validations"))
+    assert validations.num_rows == 6
+    assert set(validations["table_version"].to_pylist()) == {0}
+    assert prep.docs and Path(prep.docs[0]).read_text().count("tenure") > 0
+    before = dict(
+        zip(features["customer_id"].to_pylist(), features[SPLIT_COLUMN].to_pylist(), strict=True)
+    )
+    again = api.run(stack, "data_prep", "test", runner="direct").data_prep
+    assert again is not None and again.wrote["main.churn.features"] == 1
+    after = read_table(str(lake / "main/churn/features"))
+    assert (
+        dict(zip(after["customer_id"].to_pylist(), after[SPLIT_COLUMN].to_pylist(), strict=True))
+        == before
+    )
 
 
 def test_failing_expectation_keeps_the_table_version_and_quarantines(tmp_path: Path) -> None:
