@@ -45,14 +45,15 @@ def tables(
     from rich.table import Table
 
     table = Table()
-    for column in ("table", "version", "rows", "last write", "operation"):
-        table.add_column(column, justify="right" if column in ("version", "rows") else "left")
+    for column in ("table", "version", "rows", "last write (UTC)", "operation"):
+        right = column in ("version", "rows")
+        table.add_column(column, justify="right" if right else "left", no_wrap=column == "table")
     for name, info in found:
         table.add_row(
             name,
             str(info.version),
             f"{info.rows:,}",
-            info.last_write.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            info.last_write.strftime("%Y-%m-%d %H:%M:%S"),
             info.operation,
         )
     Console().print(table)
