@@ -141,7 +141,6 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
     tables = stack_tables(data, deployment)
 
     if training is not None and data is not None:
-        target_table = training.table or split_table(data)
         if data.split is None:
             found.append(
                 Finding(
@@ -166,7 +165,6 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
                     "remove it from 'features'",
                 )
             )
-        del target_table
     if evaluation is not None:
         if sections.get("training") is None and "training" not in sections.get("_failed", ()):
             found.append(
