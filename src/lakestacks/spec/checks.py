@@ -130,8 +130,12 @@ def _check_expectation(loc: Loc, expect: str, args: dict[str, Any]) -> Iterator[
             )
 
 
-def cross_check(sections: dict[str, Any]) -> list[Finding]:
-    """Problems between sections; ``sections`` maps each section name to its model or None."""
+def cross_check(sections: dict[str, Any], failed: frozenset[str] = frozenset()) -> list[Finding]:
+    """Problems between sections.
+
+    ``sections`` maps each valid section to its model (None when absent); ``failed`` names
+    the sections that are present but invalid, which count as declared but are not read.
+    """
     data: DataSection | None = sections.get("data")
     training: TrainingSection | None = sections.get("training")
     evaluation: EvaluationSection | None = sections.get("evaluation")
@@ -165,15 +169,20 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
                     "remove it from 'features'",
                 )
             )
-    if evaluation is not None:
-        if sections.get("training") is None and "training" not in sections.get("_failed", ()):
+    for needs_training in ("evaluation", "deployment"):
+        if (
+            sections.get(needs_training) is not None
+            and training is None
+            and ("training" not in failed)
+        ):
             found.append(
                 Finding(
-                    ("evaluation",),
-                    "evaluation needs a 'training' section",
-                    "add 'training', or remove 'evaluation'",
+                    (needs_training,),
+                    f"{needs_training} needs a 'training' section",
+                    f"add 'training', or remove '{needs_training}'",
                 )
             )
+    if evaluation is not None:
         for i, gate in enumerate(evaluation.gates):
             if gate.metric not in evaluation.metrics:
                 found.append(
@@ -184,14 +193,6 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
                     )
                 )
     if deployment is not None:
-        if sections.get("training") is None and "training" not in sections.get("_failed", ()):
-            found.append(
-                Finding(
-                    ("deployment",),
-                    "deployment needs a 'training' section",
-                    "add 'training', or remove 'deployment'",
-                )
-            )
         if deployment.batch is not None and data is not None:
             written = data_tables(data)
             if deployment.batch.input not in written:
@@ -232,7 +233,7 @@ def cross_check(sections: dict[str, Any]) -> list[Finding]:
         value = sections.get(section)
         if sub and value is not None:
             value = getattr(value, sub)
-        declared = value is not None or section in sections.get("_failed", ())
+        declared = value is not None or section in failed
         if flow in (sections.get("schedules") or {}) and not declared:
             found.append(
                 Finding(

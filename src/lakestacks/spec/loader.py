@@ -124,7 +124,7 @@ def load_stack(
         data, (), positions, os.environ if environ is None else environ, env, shown, problems
     )
     context = {"base_dir": base_dir, "search_path": [str(base_dir)]}
-    sections, found = _validate_sections(data, context)
+    sections, failed, found = _validate_sections(data, context)
     unset = {p.path for p in problems}  # an unset variable's field fails its type check too
     problems += [
         problem
@@ -132,7 +132,7 @@ def load_stack(
         if problem.path not in unset
     ]
     problems += [
-        _at(f.loc, f.message, f.hint, data, positions, shown) for f in cross_check(sections)
+        _at(f.loc, f.message, f.hint, data, positions, shown) for f in cross_check(sections, failed)
     ]
     if problems:
         raise StackError(sorted(problems, key=lambda p: (p.line, p.column)))
@@ -248,7 +248,7 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 
 def _validate_sections(
     data: dict[str, Any], context: dict[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], frozenset[str], list[dict[str, Any]]]:
     """Validate each top-level section on its own; unknown and missing keys are errors too."""
     sections: dict[str, Any] = {}
     failed: list[str] = []
@@ -276,8 +276,7 @@ def _validate_sections(
         except ValidationError as err:
             failed.append(name)
             errors += [{**e, "loc": (name, *e["loc"])} for e in err.errors()]
-    sections["_failed"] = tuple(failed)
-    return sections, errors
+    return sections, frozenset(failed), errors
 
 
 def _walk(data: Any, loc: Loc) -> tuple[Loc, bool]:
