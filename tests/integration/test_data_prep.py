@@ -161,6 +161,7 @@ def test_schema_mismatch_in_strict_and_merge_policy(tmp_path: Path) -> None:
     assert "new column(s): extra (string)" in result.stderr
     assert "schema: merge" in result.stderr
     assert table_info(lake_table(strict, "features")).version == 0
+    assert table_info(lake_table(strict, "raw")).version == 0  # checked before any write
     merged = project(tmp_path, function="prep:widen", schema="merge")
     api.run(merged, "data_prep", runner="direct")
     features = read_table(lake_table(merged, "features"))

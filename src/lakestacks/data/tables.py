@@ -23,13 +23,14 @@ __all__ = [
     "SchemaPolicy",
     "TableInfo",
     "TableNotFound",
+    "TableWrite",
     "WriteMode",
-    "check_write",
     "history",
     "read_table",
     "table_exists",
     "table_info",
     "write_table",
+    "write_tables",
 ]
 
 WriteMode = Literal["overwrite", "append", "merge"]
@@ -155,6 +156,18 @@ def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
     return bool(norm(a) == norm(b))
 
 
+@dataclass(frozen=True)
+class TableWrite:
+    """One table write: where, what, and how (see :func:`write_table` for the fields)."""
+
+    path: str
+    data: pa.Table
+    mode: WriteMode = "overwrite"
+    keys: Sequence[str] = ()
+    schema: SchemaPolicy = "strict"
+    metadata: Mapping[str, Any] | None = None
+
+
 def write_table(
     path: str,
     data: pa.Table,
@@ -184,18 +197,49 @@ def write_table(
         >>> write_table("/t", pa.table({"id": [1]}), mode="merge", keys=["id"])  # doctest: +SKIP
         0
     """
+    return write_tables([TableWrite(path, data, mode, keys, schema, metadata)])[0]
+
+
+def write_tables(writes: Sequence[TableWrite]) -> list[int]:
+    """Check every write (keys, schema) before making any, then make them in order.
+
+    A bad key or schema in any table leaves every table as it was. Delta has no
+    transactions across tables, so a failure of delta-rs itself mid-way can still leave
+    the earlier tables written.
+
+    Returns:
+        The new version of each table, in the order of ``writes``.
+    """
+    exists = [_check_write(w) for w in writes]
+    return [_write(w, existed) for w, existed in zip(writes, exists, strict=True)]
+
+
+def _check_write(write: TableWrite) -> bool:
+    """Raise what the write would raise for bad keys or schema; return whether the table exists."""
+    from deltalake import DeltaTable
+
+    if write.mode == "merge":
+        _check_keys(write.path, write.data, write.keys)
+    exists = table_exists(write.path)
+    if exists:
+        current = pa.schema(DeltaTable(write.path).schema().to_arrow())
+        _check_schema(write.path, current, write.data.schema, write.schema, write.mode)
+    return exists
+
+
+def _write(write: TableWrite, exists: bool) -> int:
     from deltalake import CommitProperties, DeltaTable, write_deltalake
 
+    path, data, keys, schema = write.path, write.data, write.keys, write.schema
     commit = CommitProperties(
         custom_metadata={
             k: v if isinstance(v, str) else json.dumps(v, default=str)
-            for k, v in (metadata or {}).items()
+            for k, v in (write.metadata or {}).items()
         }
     )
-    exists = check_write(path, data, mode=mode, keys=keys, schema=schema)
     schema_mode: Literal["merge"] | None = "merge" if schema == "merge" and exists else None
     try:
-        if mode == "merge" and exists:
+        if write.mode == "merge" and exists:
             predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
             (
                 DeltaTable(path)
@@ -212,36 +256,15 @@ def write_table(
                 .execute()
             )
         else:
-            how: Literal["append", "overwrite"] = "append" if mode == "append" else "overwrite"
+            how: Literal["append", "overwrite"] = (
+                "append" if write.mode == "append" else "overwrite"
+            )
             write_deltalake(path, data, mode=how, schema_mode=schema_mode, commit_properties=commit)
     except UserError:
         raise
     except Exception as err:
         raise UserError(f"writing table {path} failed: {type(err).__name__}: {err}") from None
     return int(DeltaTable(path).version())
-
-
-def check_write(
-    path: str,
-    data: pa.Table,
-    *,
-    mode: WriteMode = "overwrite",
-    keys: Sequence[str] = (),
-    schema: SchemaPolicy = "strict",
-) -> bool:
-    """Raise what :func:`write_table` would raise for bad keys or schema, writing nothing.
-
-    Returns whether the table exists. Lets a flow check every table before writing any.
-    """
-    from deltalake import DeltaTable
-
-    if mode == "merge":
-        _check_keys(path, data, keys)
-    exists = table_exists(path)
-    if exists:
-        current = pa.schema(DeltaTable(path).schema().to_arrow())
-        _check_schema(path, current, data.schema, schema, mode)
-    return exists
 
 
 def _check_keys(path: str, data: pa.Table, keys: Sequence[str]) -> None:

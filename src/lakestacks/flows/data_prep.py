@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from lakestacks.catalog import Catalog
 from lakestacks.data.sources import as_arrow, read_source
 from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
-from lakestacks.data.tables import check_write, table_exists, write_table
+from lakestacks.data.tables import TableWrite, table_info, write_table, write_tables
 from lakestacks.errors import UserError
 from lakestacks.flows._runner import Runner
 from lakestacks.quality import ValidationReport, report_rows, validate, write_data_docs
@@ -78,8 +78,6 @@ def _source_record(name: str, source: Source, catalog: Catalog) -> dict[str, Any
     if source.generator:
         return {"kind": "generator", "ref": source.generator, "params": source.params}
     if source.table:
-        from lakestacks.data.tables import table_info
-
         path = catalog.table_path(source.table)
         version = source.version if source.version is not None else table_info(path).version
         return {"kind": "table", "table": catalog.qualify(source.table), "version": version}
@@ -172,20 +170,12 @@ def _apply_gate(
 def commit(
     resolved: ResolvedStack, tables: dict[str, pa.Table], split: dict[str, Any] | None
 ) -> dict[str, int]:
-    """Write every table, sources first; check them all before writing any."""
+    """Write every table, sources first; all are checked before any is written."""
     data, cat = resolved.stack.data, resolved.catalog
     steps = {step.output: step for step in data.prep}
-    plan = []
+    writes = []
     for name, table in tables.items():
         step = steps.get(name)
-        mode = step.mode if step else "overwrite"
-        keys = step.keys if step else []
-        policy = step.schema_policy if step else "merge"
-        path = cat.table_path(name)
-        check_write(path, table, mode=mode, keys=keys, schema=policy)
-        plan.append((name, path, table, mode, keys, policy))
-    versions = {}
-    for name, path, table, mode, keys, policy in plan:
         meta: dict[str, Any] = {
             "lakestacks.stack": resolved.stack.name,
             "lakestacks.env": resolved.runtime.env,
@@ -193,10 +183,18 @@ def commit(
         if split and split["table"] == cat.qualify(name):
             meta["lakestacks.split"] = {k: v for k, v in split.items() if k != "table"}
             meta["lakestacks.split_column"] = SPLIT_COLUMN
-        versions[cat.qualify(name)] = write_table(
-            path, table, mode=mode, keys=keys, schema=policy, metadata=meta
+        writes.append(
+            TableWrite(
+                cat.table_path(name),
+                table,
+                mode=step.mode if step else "overwrite",
+                keys=step.keys if step else (),
+                schema=step.schema_policy if step else "merge",
+                metadata=meta,
+            )
         )
-    return versions
+    versions = write_tables(writes)
+    return {cat.qualify(name): v for name, v in zip(tables, versions, strict=True)}
 
 
 def write_quarantine(
@@ -228,7 +226,7 @@ def record_validations(
         version = wrote.get(cat.qualify(name))
         rows = report_rows(report, version)
         path = cat.table_path(VALIDATIONS_TABLE)
-        write_table(path, rows, mode="append", schema="merge" if table_exists(path) else "strict")
+        write_table(path, rows, mode="append")  # rows have one fixed schema
         if "://" not in resolved.runtime.lake:
             docs.append(str(write_data_docs(report, docs_dir)))
         failed = [r.expectation for r in report.results if not r.success]
