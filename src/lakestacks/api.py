@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOWS_BUILT",
     "RunOutcome",
+    "build_plan",
     "json_schema",
     "load_stack",
     "plan",

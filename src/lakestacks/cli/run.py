@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lakestacks.cli._common import EnvOption, JsonOption, StackOption, emit_json, handles_errors
+
+if TYPE_CHECKING:
+    from lakestacks.api import RunOutcome
 
 __all__ = ["run"]
 
@@ -46,13 +49,10 @@ def run(
     _render(outcome)
 
 
-def _render(outcome: object) -> None:
+def _render(outcome: RunOutcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from lakestacks.api import RunOutcome
-
-    assert isinstance(outcome, RunOutcome)  # noqa: S101 - narrows the lazily imported type
     console = Console()
     prep = outcome.data_prep
     if prep is not None:

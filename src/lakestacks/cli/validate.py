@@ -82,7 +82,7 @@ def plan(
     from lakestacks import api
 
     resolved = api.load_stack(stack, env)
-    stages = api.plan(stack, env)
+    stages = api.build_plan(resolved)
     if as_json:
         emit_json(
             {

@@ -20,14 +20,12 @@ __all__ = ["RUNNERS", "DirectRunner", "PrefectRunner", "Runner", "choose_runner"
 
 P = ParamSpec("P")
 R = TypeVar("R")
-RunnerKind = Literal["auto", "prefect", "direct"]
 RUNNERS: tuple[str, ...] = ("auto", "prefect", "direct")
 
 
 class Runner(Protocol):
     """Runs one named step of a flow."""
 
-    kind: str
     timings: list[tuple[str, float]]
 
     def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -39,42 +37,35 @@ class Runner(Protocol):
 class DirectRunner:
     """Calls each step in-process and times it."""
 
-    kind: str = "direct"
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         start = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            return self._call(name, fn, *args, **kwargs)
         finally:
             self.timings.append((name, time.perf_counter() - start))
 
+    def _call(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        return fn(*args, **kwargs)
+
 
 @dataclass
-class PrefectRunner:
+class PrefectRunner(DirectRunner):
     """Runs each step as a Prefect task of the current flow run."""
 
-    kind: str = "prefect"
-    timings: list[tuple[str, float]] = field(default_factory=list)
-
-    def step(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    def _call(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         from prefect import task
         from prefect.cache_policies import NO_CACHE
         from prefect.utilities.annotations import quote
 
-        start = time.perf_counter()
-        try:
-            # Steps pass Arrow tables in memory: no caching, no result persistence.
-            make_task: Any = task  # Prefect's overloads do not cover a ParamSpec'd callable
-            wrapped = make_task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)
-            # quote(): Prefect would otherwise walk every argument looking for futures,
-            # which is slow on Arrow tables and breaks on models with a `keys` field.
-            quoted_args = [quote(a) for a in args]
-            quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
-            result: R = wrapped(*quoted_args, **quoted_kwargs)
-            return result
-        finally:
-            self.timings.append((name, time.perf_counter() - start))
+        # Steps pass Arrow tables in memory: no caching, no result persistence.
+        make_task: Any = task  # Prefect's overloads do not cover a ParamSpec'd callable
+        wrapped = make_task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)
+        # quote(): Prefect would otherwise walk every argument looking for futures,
+        # which is slow on Arrow tables and breaks on models with a `keys` field.
+        result: R = wrapped(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
+        return result
 
 
 def choose_runner(requested: str, api_url: str | None) -> Literal["prefect", "direct"]:
