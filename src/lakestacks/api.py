@@ -160,7 +160,7 @@ def tables(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[tupl
     resolved = _load(path, env)
     cat = resolved.catalog
     names = set(_declared_tables(resolved))
-    root = Path(cat.table_path("x")).parent
+    root = Path(cat.schema_path)
     if "://" not in resolved.runtime.lake and root.is_dir():
         names |= {p.name for p in root.iterdir() if p.is_dir()}
     out = []

@@ -112,6 +112,11 @@ class Catalog:
         """The last part of a name; the short name of a full one in this catalog."""
         return self.qualify(name).rsplit(".", 1)[1]
 
+    @property
+    def schema_path(self) -> str:
+        """The folder under the lake root that holds this catalog schema's tables."""
+        return f"{self.lake.rstrip('/')}/{self.catalog.replace('.', '/')}"
+
     def table_path(self, name: str) -> str:
         """Where a table's Delta log lives under the lake root."""
         full = self.qualify(name)

@@ -11,6 +11,7 @@ def test_short_and_full_names_map_to_the_same_table() -> None:
     cat = Catalog("main.churn", "/lake")
     assert cat.qualify("features") == cat.qualify("main.churn.features") == "main.churn.features"
     assert cat.table_path("features") == "/lake/main/churn/features"
+    assert cat.schema_path == "/lake/main/churn"
     assert cat.short("main.churn.features") == "features"
     assert cat.model_name("churn_model") == "main.churn.churn_model"
     assert Catalog("main.churn", "s3://b/").table_path("t") == "s3://b/main/churn/t"
