@@ -79,7 +79,7 @@ def validate(
     checks = [(canonical_name(c.expect), dict(c.model_extra or {})) for c in suite.checks]
     results: list[CheckResult | None] = [None] * len(checks)
     masks: list[Any] = []
-    native: list[int] = []
+    runnable: list[int] = []
     for i, (name, kwargs) in enumerate(checks):
         absent = _absent_columns(name, kwargs, data.column_names)
         if absent:
@@ -88,7 +88,7 @@ def validate(
                 name, kwargs, f"missing column {listed}", rows, "arrow"
             )
         else:
-            native.append(i)
+            runnable.append(i)
 
     deferred: list[int] = []
     if engine == "auto":
@@ -102,14 +102,14 @@ def validate(
             except pa.ArrowException:
                 return None  # a type combination Arrow's kernels lack: GX decides
 
-        if rows >= _PARALLEL_ROWS and len(native) > 1:
+        if rows >= _PARALLEL_ROWS and len(runnable) > 1:
             # Arrow kernels and numpy sorts release the GIL: checks overlap on the cores.
-            workers = min(len(native), os.cpu_count() or 1)
+            workers = min(len(runnable), os.cpu_count() or 1)
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                outcomes = list(pool.map(attempt, native))
+                outcomes = list(pool.map(attempt, runnable))
         else:
-            outcomes = [attempt(i) for i in native]
-        for i, outcome in zip(native, outcomes, strict=True):
+            outcomes = [attempt(i) for i in runnable]
+        for i, outcome in zip(runnable, outcomes, strict=True):
             name, kwargs = checks[i]
             if outcome is None:
                 deferred.append(i)
@@ -120,7 +120,7 @@ def validate(
                 if not outcome.success and outcome.mask is not None:
                     masks.append(outcome.mask)
     else:
-        deferred = native
+        deferred = runnable
 
     if deferred:
         from lakestacks.quality._gx import run_checks
