@@ -14,7 +14,7 @@ from typing import Any
 from lakestacks.spec._yaml import Loc
 from lakestacks.spec.data import DataSection
 from lakestacks.spec.deployment import DeploymentSection
-from lakestacks.spec.evaluation import EvaluationSection
+from lakestacks.spec.evaluation import CLASSIFICATION, METRICS, EvaluationSection
 from lakestacks.spec.expectations import EXPECTATIONS, canonical_name
 from lakestacks.spec.monitoring import MonitoringSection
 from lakestacks.spec.training import TrainingSection
@@ -183,15 +183,42 @@ def cross_check(sections: dict[str, Any], failed: frozenset[str] = frozenset()) 
                 )
             )
     if evaluation is not None:
+        for name in evaluation.custom_metrics:
+            if name in METRICS:
+                found.append(
+                    Finding(
+                        ("evaluation", "custom_metrics", name),
+                        f"custom metric {name!r} has the name of a built-in metric",
+                        "give it another name",
+                    )
+                )
+        computed = [*evaluation.metrics, *evaluation.custom_metrics]
         for i, gate in enumerate(evaluation.gates):
-            if gate.metric not in evaluation.metrics:
+            if gate.metric is not None and gate.metric not in computed:
+                hint = (
+                    f"add {gate.metric!r} to evaluation.metrics"
+                    if gate.metric in METRICS
+                    else _suggest(gate.metric, computed)
+                )
                 found.append(
                     Finding(
                         ("evaluation", "gates", i, "metric"),
                         f"gate on metric {gate.metric!r}, which is not in evaluation.metrics",
-                        f"add {gate.metric!r} to evaluation.metrics",
+                        hint,
                     )
                 )
+        if training is not None and training.task != "auto":
+            classification = training.task == "classification"
+            for i, metric in enumerate(evaluation.metrics):
+                if (metric in CLASSIFICATION) != classification:
+                    found.append(
+                        Finding(
+                            ("evaluation", "metrics", i),
+                            f"metric {metric!r} does not apply to {training.task}",
+                            "use accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss "
+                            "for classification; rmse, mae, r2, mape for regression",
+                        )
+                    )
     if deployment is not None:
         if deployment.batch is not None and data is not None:
             written = data_tables(data)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self, get_args
+from typing import Any, Literal, Self, get_args
 
 from pydantic import Field, model_validator
 
-from lakestacks.spec._base import SpecModel
+from lakestacks.spec._base import Name, Ref, SpecModel
 from lakestacks.spec.data import MODE_DESCRIPTION, Mode
 
-__all__ = ["LOWER_IS_BETTER", "METRICS", "EvaluationSection", "Gate"]
+__all__ = [
+    "CLASSIFICATION",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "CustomMetric",
+    "EvaluationSection",
+    "Gate",
+]
 
 Metric = Literal[
     "roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss",
@@ -17,12 +24,30 @@ Metric = Literal[
 ]  # fmt: skip
 METRICS: tuple[str, ...] = get_args(Metric)
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+CLASSIFICATION = frozenset(
+    {"roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss"}
+)
+
+
+class CustomMetric(SpecModel):
+    """A metric computed by the user's ``function(y_true, y_pred) -> float``.
+
+    For a classifier ``y_pred`` is P(y=1); for a regressor, the predicted value.
+    """
+
+    function: Ref = Field(description="'module:function' taking (y_true, y_pred) numpy arrays.")
+    greater_is_better: bool = Field(
+        True, description="False when lower is better; flips 'vs: champion' gates."
+    )
 
 
 class Gate(SpecModel):
-    """A threshold (``min``/``max``) or a comparison with the champion (``vs: champion``)."""
+    """A threshold (``min``/``max``), a comparison with the champion (``vs: champion``),
+    or the user's own gate function."""
 
-    metric: Metric = Field(description="A metric listed in evaluation.metrics.")
+    metric: str | None = Field(
+        None, min_length=1, description="A metric of evaluation.metrics or custom_metrics."
+    )
     min: float | None = Field(None, description="Pass when the metric is >= this.")
     max: float | None = Field(None, description="Pass when the metric is <= this.")
     vs: Literal["champion"] | None = Field(None, description="Compare with the current champion.")
@@ -32,9 +57,47 @@ class Gate(SpecModel):
     min_delta_rel: float | None = Field(
         None, ge=-1, le=10, description="With vs: champion, the least relative improvement."
     )
+    function: Ref | None = Field(
+        None,
+        description="A custom gate 'module:function'(challenger, champion, **params) returning "
+        "a bool or (bool, reason); challenger and champion are metric dicts (champion None "
+        "for the first model).",
+    )
+    name: Name | None = Field(None, description="The gate's name in decisions; default derived.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments for a custom gate function."
+    )
+
+    @property
+    def label(self) -> str:
+        """How decisions name this gate, e.g. ``roc_auc >= 0.75`` or ``roc_auc vs champion``."""
+        if self.name:
+            return self.name
+        if self.function:
+            return self.function
+        if self.vs:
+            return f"{self.metric} vs champion"
+        bounds = [
+            f">= {self.min:g}" if self.min is not None else "",
+            f"<= {self.max:g}" if self.max is not None else "",
+        ]
+        return f"{self.metric} {' and '.join(b for b in bounds if b)}"
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
+        if self.function is not None:
+            if self.metric or self.vs or self.min is not None or self.max is not None:
+                raise ValueError(
+                    "a custom gate takes 'function' (and 'name', 'params'), not metric bounds"
+                )
+            return self
+        if self.params:
+            raise ValueError("'params' applies to custom gates ('function') only")
+        if self.metric is None:
+            raise ValueError("a gate needs 'metric' (with min/max or vs: champion) or 'function'")
+        return self._metric_shape()
+
+    def _metric_shape(self) -> Self:
         if self.vs is None:
             if self.min is None and self.max is None:
                 raise ValueError("a gate needs 'min', 'max', or 'vs: champion' with a 'min_delta'")
@@ -56,5 +119,13 @@ class EvaluationSection(SpecModel):
     """How a candidate is scored on the test split and gated before promotion."""
 
     metrics: list[Metric] = Field(min_length=1, description="Metrics computed on the test split.")
+    custom_metrics: dict[Name, CustomMetric] = Field(
+        default_factory=dict, description="Metrics computed by your functions, by name."
+    )
     gates: list[Gate] = Field(default_factory=list, description="Checks a candidate must pass.")
     mode: Mode = Field("enforce", description=MODE_DESCRIPTION)
+
+    def lower_is_better(self, metric: str) -> bool:
+        """Whether a smaller value of ``metric`` (built-in or custom) is the better one."""
+        custom = self.custom_metrics.get(metric)
+        return (not custom.greater_is_better) if custom else metric in LOWER_IS_BETTER

@@ -77,6 +77,10 @@ class TrainingSection(SpecModel):
         None, description="The split table to train on; default: the split's."
     )
     target: Column = Field(description="The column to predict.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto",
+        description="'auto': classification when the model has predict_proba, else regression.",
+    )
     features: list[Column] | None = Field(
         None, description="Feature columns; default: every column but the target and the split key."
     )
