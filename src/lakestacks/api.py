@@ -19,16 +19,28 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from lakestacks.data.tables import TableInfo
-    from lakestacks.flows import DataPrepResult
+    from lakestacks.flows import (
+        BatchResult,
+        DataPrepResult,
+        Decision,
+        EvaluationResult,
+        TrainingResult,
+    )
+    from lakestacks.registry import Move, RegisteredModelInfo
 
 __all__ = [
     "FLOWS_BUILT",
     "RunOutcome",
+    "approve",
     "build_plan",
     "json_schema",
+    "lineage",
     "load_stack",
+    "models",
     "plan",
+    "reject",
     "resolved_document",
+    "rollback",
     "run",
     "table_history",
     "table_show",
@@ -36,7 +48,10 @@ __all__ = [
 ]
 
 # Flows `stacks run` can execute today; the plan lists the others as later releases.
-FLOWS_BUILT = ("pipeline", "data_prep")
+FLOWS_BUILT = (
+    "pipeline", "data_prep", "training", "evaluation", "approval", "deployment",
+    "batch_inference",
+)  # fmt: skip
 
 
 def load_stack(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> ResolvedStack:
@@ -87,15 +102,32 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
 
 @dataclass
 class RunOutcome:
-    """What one `stacks run` did: the flow, how it ran, and each stage's result."""
+    """What one `stacks run` did: the flow, how it ran, each stage's result, how it ended.
+
+    ``status`` is ``promoted``, ``kept`` (the champion stays: nothing better), ``rejected``
+    (a gate blocked: exit code 3), ``awaiting_approval`` (exit code 4) or ``done``.
+    """
 
     flow: str
     env: str
     runner: str
     seconds: float
     data_prep: DataPrepResult | None = None
+    training: TrainingResult | None = None
+    evaluation: EvaluationResult | None = None
+    decision: Decision | None = None
+    batch: BatchResult | None = None
+    champion: int | None = None
+    status: str = "done"
+    exit_code: int = 0
     steps: list[tuple[str, float]] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
     not_built: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        """One line on how the run ended (empty for a plain success)."""
+        return self.decision.message if self.decision else ""
 
 
 def run(
@@ -103,49 +135,176 @@ def run(
     flow: str = "pipeline",
     env: str = DEFAULT_ENV,
     runner: str = "auto",
+    progress: bool = False,
 ) -> RunOutcome:
     """Run the pipeline or one flow of a stack.
 
     Args:
         path: The stack file.
-        flow: ``pipeline`` (every built stage in order) or one flow, e.g. ``data_prep``.
+        flow: ``pipeline`` (every stage in order) or one flow, e.g. ``data_prep``.
         env: The environment.
         runner: ``auto`` (Prefect when an API is configured, else direct), ``prefect`` or
             ``direct``.
+        progress: Show Lightning's progress bar while training.
 
     Raises:
         DataGateFailed: a data gate in enforce mode failed (exit code 2).
 
     Example:
-        >>> api.run("stacks/quickstart.yaml", "data_prep").data_prep.wrote  # doctest: +SKIP
-        {'main.churn.customers': 0, 'main.churn.features': 0}
+        >>> api.run("stacks/quickstart.yaml").status  # doctest: +SKIP
+        'promoted'
     """
     resolved = _load(path, env)
     stages = [s.name for s in build_plan(resolved)]
-    if flow not in FLOWS_BUILT:
-        known = ", ".join(["pipeline", *stages])
-        if flow in stages:
-            raise UserError(f"flow {flow!r} is not built yet; runnable now: data_prep, pipeline")
-        raise UserError(f"unknown flow {flow!r}; flows of this stack: {known}")
-    from lakestacks.flows import choose_runner, data_prep, run_flow
+    if flow != "pipeline" and flow not in stages:
+        raise UserError(
+            f"unknown flow {flow!r}; flows of this stack: pipeline, {', '.join(stages)}"
+        )
+    from lakestacks.flows import choose_runner, pipeline, run_flow, stage
 
     kind = choose_runner(runner, resolved.runtime.prefect_api_url)
     start = time.perf_counter()
-    result, used = run_flow(
-        f"{resolved.stack.name}-data_prep",
-        lambda r: data_prep(resolved, r),
-        kind,
-        resolved.runtime.prefect_api_url,
-    )
+    name = resolved.stack.name if flow == "pipeline" else f"{resolved.stack.name}-{flow}"
+    if flow == "pipeline":
+        result, used = run_flow(
+            name, lambda r: pipeline(resolved, r, progress), kind, resolved.runtime.prefect_api_url
+        )
+    else:
+        result, used = run_flow(
+            name,
+            lambda r: stage(resolved, r, flow, progress),
+            kind,
+            resolved.runtime.prefect_api_url,
+        )
     return RunOutcome(
         flow=flow,
         env=env,
         runner=kind,
         seconds=time.perf_counter() - start,
-        data_prep=result,
+        data_prep=result.data_prep,
+        training=result.training,
+        evaluation=result.evaluation,
+        decision=result.decision,
+        batch=result.batch,
+        champion=result.champion,
+        status=result.status,
+        exit_code=result.exit_code,
         steps=used.timings,
+        stages=result.stages,
         not_built=[s for s in stages if s not in FLOWS_BUILT] if flow == "pipeline" else [],
     )
+
+
+@dataclass
+class ApprovalOutcome:
+    """What `stacks approve` / `stacks reject` did, and the batch scoring that followed."""
+
+    decision: Decision
+    batch: BatchResult | None = None
+    seconds: float = 0.0
+
+
+def approve(
+    model: str,
+    version: int,
+    by: str,
+    reason: str | None = None,
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
+    runner: str = "auto",
+) -> ApprovalOutcome:
+    """Approve a version awaiting approval: promote it, then run the rest of the pipeline.
+
+    Refused (``UserError``) when ``by`` is not in ``approval.approvers``, the version is not
+    awaiting approval, or the champion moved since the version was evaluated.
+
+    Example:
+        >>> api.approve("churn_model", 3, by="alice").decision.champion_after  # doctest: +SKIP
+        3
+    """
+    resolved = _load(path, env)
+    from lakestacks.flows import approve as approve_version
+    from lakestacks.flows import batch_inference, choose_runner, run_flow
+
+    start = time.perf_counter()
+    decision = approve_version(resolved, model, version, by, reason)
+    batch = None
+    deployment = resolved.stack.deployment
+    if deployment is not None and deployment.batch is not None:
+        kind = choose_runner(runner, resolved.runtime.prefect_api_url)
+        batch, _ = run_flow(
+            f"{resolved.stack.name}-batch_inference",
+            lambda r: batch_inference(resolved, r),
+            kind,
+            resolved.runtime.prefect_api_url,
+        )
+    return ApprovalOutcome(decision, batch, time.perf_counter() - start)
+
+
+def reject(
+    model: str,
+    version: int,
+    by: str,
+    reason: str | None = None,
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
+) -> ApprovalOutcome:
+    """Reject a version awaiting approval; the champion stays.
+
+    Example:
+        >>> api.reject("churn_model", 3, by="bob").decision.status  # doctest: +SKIP
+        'rejected'
+    """
+    from lakestacks.flows import reject as reject_version
+
+    start = time.perf_counter()
+    decision = reject_version(_load(path, env), model, version, by, reason)
+    return ApprovalOutcome(decision, None, time.perf_counter() - start)
+
+
+def rollback(
+    model: str,
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
+    by: str | None = None,
+    reason: str | None = None,
+) -> Move:
+    """Move the champion back to the previous one.
+
+    Example:
+        >>> api.rollback("churn_model").champion_after  # doctest: +SKIP
+        1
+    """
+    from lakestacks.flows import rollback as rollback_model
+
+    return rollback_model(_load(path, env), model, by, reason)
+
+
+def models(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[RegisteredModelInfo]:
+    """The registered models of the stack's catalog, with versions and aliases.
+
+    Example:
+        >>> [m.name for m in api.models("stacks/quickstart.yaml")]  # doctest: +SKIP
+        ['main.churn.churn_model']
+    """
+    from lakestacks import registry
+
+    resolved = _load(path, env)
+    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
+    return registry.list_models(f"{resolved.stack.catalog}.")
+
+
+def lineage(ref: str, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> dict[str, Any]:
+    """Where a model version came from: tables and versions read, run, git sha, stack digest,
+    gate decisions, approvals and moves.
+
+    Example:
+        >>> api.lineage("churn_model@champion")["inputs"]  # doctest: +SKIP
+        {'main.churn.features': 1}
+    """
+    from lakestacks.flows import lineage as version_lineage
+
+    return version_lineage(_load(path, env), ref)
 
 
 def tables(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[tuple[str, TableInfo]]:

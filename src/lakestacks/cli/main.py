@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakestacks import __version__
-from lakestacks.cli import run, tables, validate
+from lakestacks.cli import models, run, tables, validate
 
 __all__ = ["app", "main"]
 
@@ -26,6 +26,11 @@ app.command()(run.run)
 app.command()(tables.tables)
 app.add_typer(tables.table_app, name="table")
 app.command()(tables.history)
+app.command()(models.models)
+app.command()(models.lineage)
+app.command()(models.approve)
+app.command()(models.reject)
+app.command()(models.rollback)
 
 
 def _version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""Prefect flows: the stages composed as tasks of one flow per stage group.
+"""Prefect flows: the stages composed as tasks of one flow per run.
 
 Each flow body is plain Python over a :class:`Runner`; the Prefect runner makes every step a
 Prefect task of one flow run, the direct runner calls the steps in-process (the fastest
@@ -6,15 +6,38 @@ inner loop, and what unit tests use). Prefect is imported only by the Prefect ru
 """
 
 from lakestacks.flows._runner import RUNNERS, DirectRunner, Runner, choose_runner, run_flow
+from lakestacks.flows.batch_inference import BatchResult, batch_inference
 from lakestacks.flows.data_prep import DataGateFailed, DataPrepResult, data_prep
+from lakestacks.flows.evaluation import EvaluationResult, evaluation
+from lakestacks.flows.lineage import lineage
+from lakestacks.flows.pipeline import STAGE_FLOWS, PipelineResult, pipeline, stage
+from lakestacks.flows.promotion import Decision, approval, approve, deploy, reject, rollback
+from lakestacks.flows.training import TrainingResult, training
 
 __all__ = [
     "RUNNERS",
+    "STAGE_FLOWS",
+    "BatchResult",
     "DataGateFailed",
     "DataPrepResult",
+    "Decision",
     "DirectRunner",
+    "EvaluationResult",
+    "PipelineResult",
     "Runner",
+    "TrainingResult",
+    "approval",
+    "approve",
+    "batch_inference",
     "choose_runner",
     "data_prep",
+    "deploy",
+    "evaluation",
+    "lineage",
+    "pipeline",
+    "reject",
+    "rollback",
     "run_flow",
+    "stage",
+    "training",
 ]

@@ -1,0 +1,155 @@
+"""The evaluation flow: score the challenger and the champion on the same test rows, then
+decide every gate.
+
+Both models are loaded from the registry as MLflow pyfuncs, the way batch scoring and
+serving load them, so the numbers gates see are the numbers users get.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakestacks import registry
+from lakestacks.data.split import SPLIT_COLUMN
+from lakestacks.evaluation import compute_metrics, load_custom_metrics
+from lakestacks.flows._records import record_decisions
+from lakestacks.flows._runner import Runner
+from lakestacks.flows.training import TrainingResult
+from lakestacks.gates import decide, verdict
+from lakestacks.spec import ResolvedStack
+from lakestacks.training import encode_target, read_split
+
+__all__ = ["EvaluationResult", "evaluation"]
+
+TAG = registry.TAG
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics of challenger and champion on one test split, and the gate decisions."""
+
+    model: str
+    version: int
+    run_id: str
+    champion_version: int | None
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    decisions: list[dict[str, Any]]
+    passed: bool
+    blocking: list[str] = field(default_factory=list)
+    blocked_only_by_champion: bool = False
+    mode: str = "enforce"
+    rows: int = 0
+    table: str = ""
+    table_version: int = 0
+
+
+def score(
+    resolved: ResolvedStack, trained: TrainingResult, champion: int | None
+) -> tuple[dict[str, float], dict[str, float] | None, int]:
+    """Metrics of the challenger and of ``champion`` (if any) on the pinned test split."""
+    spec = resolved.stack
+    section, training = spec.evaluation, spec.training
+    assert section is not None and training is not None  # noqa: S101 - the caller checked
+    path = resolved.catalog.table_path(resolved.catalog.short(trained.table))
+    test = read_split(path, "test", None, trained.inputs[trained.table])
+    if test.num_rows == 0:
+        from lakestacks.errors import UserError
+
+        raise UserError(f"the test split of {trained.table} is empty; set data.split.test > 0")
+    y_true = encode_target(test[training.target], trained.task)  # type: ignore[arg-type]
+    frame = test.drop_columns([c for c in (SPLIT_COLUMN,) if c in test.column_names]).to_pandas()
+    custom = load_custom_metrics(section, [str(resolved.base_dir)])
+
+    def metrics_of(version: int) -> dict[str, float]:
+        model = registry.load_model(trained.model, version)
+        out = model.predict(frame)
+        column = "probability" if trained.task == "classification" else "prediction"
+        y_pred = out[column].to_numpy(dtype="float64")
+        task: Any = trained.task
+        return compute_metrics([*section.metrics, *custom], y_true, y_pred, task, custom)
+
+    return metrics_of(trained.version), (metrics_of(champion) if champion else None), test.num_rows
+
+
+def judge(
+    resolved: ResolvedStack,
+    trained: TrainingResult,
+    champion: int | None,
+    scored: tuple[dict[str, float], dict[str, float] | None, int],
+) -> EvaluationResult:
+    """Decide the gates, then record metrics and decisions on the run, the version and
+    ``_decisions``."""
+    section = resolved.stack.evaluation
+    assert section is not None  # noqa: S101
+    metrics, champion_metrics, rows = scored
+    decisions = decide(
+        section,
+        metrics,
+        champion_metrics,
+        champion_version=champion,
+        search_path=[str(resolved.base_dir)],
+    )
+    result = verdict(decisions, section.mode)
+    records = [d.to_record() for d in decisions]
+    blocking = [d.gate for d in result.blocking]
+    only_champion = bool(result.blocking) and all(d.kind == "vs_champion" for d in result.blocking)
+    gates = "off" if section.mode == "off" else ("passed" if result.passed else "failed")
+    if section.mode == "dry_run" and result.recorded_failures:
+        gates = "failed (dry run)"
+
+    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
+    run = registry.RunHandle(trained.run_id, "")
+    run.log_metrics({f"test_{k}": v for k, v in metrics.items() if not math.isnan(v)})
+    if champion_metrics:
+        run.log_metrics(
+            {f"champion_test_{k}": v for k, v in champion_metrics.items() if not math.isnan(v)}
+        )
+    run.log_dict({"decisions": records, "champion_version": champion}, "evaluation.json")
+    registry.set_version_tags(
+        trained.model,
+        trained.version,
+        {
+            f"{TAG}metrics": metrics,
+            f"{TAG}champion_metrics": champion_metrics or {},
+            f"{TAG}compared_champion": str(champion) if champion else "none",
+            f"{TAG}gates": gates,
+            f"{TAG}decisions": records,
+            f"{TAG}status": "evaluated",
+        },
+    )
+    record_decisions(resolved.catalog, trained.model, trained.version, trained.run_id, records)
+    return EvaluationResult(
+        model=trained.model,
+        version=trained.version,
+        run_id=trained.run_id,
+        champion_version=champion,
+        metrics=metrics,
+        champion_metrics=champion_metrics,
+        decisions=records,
+        passed=result.passed,
+        blocking=blocking,
+        blocked_only_by_champion=only_champion,
+        mode=section.mode,
+        rows=rows,
+        table=trained.table,
+        table_version=trained.inputs[trained.table],
+    )
+
+
+def evaluation(
+    resolved: ResolvedStack, runner: Runner, trained: TrainingResult
+) -> EvaluationResult:
+    """Score the new version and the current champion on the test split; decide the gates.
+
+    Example:
+        >>> ev = evaluation(s, DirectRunner(), trained)  # doctest: +SKIP
+        >>> ev.passed, ev.champion_version  # doctest: +SKIP
+        (True, None)
+    """
+    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
+    champion = registry.alias_version(trained.model, registry.CHAMPION)
+    scored = runner.step("score", score, resolved, trained, champion)
+    return runner.step("gates", judge, resolved, trained, champion, scored)

@@ -1,0 +1,190 @@
+"""The pipeline: data_prep -> training -> evaluation -> approval -> deployment ->
+batch_inference, as steps of one flow run; and each stage as a flow of its own.
+
+A stage run on its own picks up where the registry says the model is: ``evaluation``
+judges the newest version, ``approval`` and ``deployment`` act on the newest evaluated one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakestacks import registry
+from lakestacks.errors import UserError
+from lakestacks.flows._runner import Runner
+from lakestacks.flows.batch_inference import BatchResult, batch_inference
+from lakestacks.flows.data_prep import DataPrepResult, data_prep
+from lakestacks.flows.evaluation import EvaluationResult, evaluation
+from lakestacks.flows.promotion import Decision, approval, deploy
+from lakestacks.flows.training import TrainingResult, model_name, training
+from lakestacks.spec import ResolvedStack
+
+__all__ = ["EXIT_CODES", "STAGE_FLOWS", "PipelineResult", "pipeline", "stage"]
+
+STAGE_FLOWS = (
+    "data_prep", "training", "evaluation", "approval", "deployment", "batch_inference",
+)  # fmt: skip
+EXIT_CODES = {"promoted": 0, "kept": 0, "done": 0, "rejected": 3, "awaiting_approval": 4}
+TAG = registry.TAG
+
+
+@dataclass
+class PipelineResult:
+    """Every stage's result, the champion after the run, and how the run ended."""
+
+    data_prep: DataPrepResult | None = None
+    training: TrainingResult | None = None
+    evaluation: EvaluationResult | None = None
+    decision: Decision | None = None
+    batch: BatchResult | None = None
+    champion: int | None = None
+    status: str = "done"
+    stages: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done (promoted or kept), 3 rejected by a gate, 4 awaiting approval."""
+        return EXIT_CODES.get(self.status, 0)
+
+
+def pipeline(
+    resolved: ResolvedStack, runner: Runner, progress: bool = False, start: str = "data_prep"
+) -> PipelineResult:
+    """Run the stages in order from ``start``; stop at a rejection or a pending approval.
+
+    Example:
+        >>> result, _ = run_flow("churn", lambda r: pipeline(s, r), "direct")  # doctest: +SKIP
+        >>> result.status, result.champion  # doctest: +SKIP
+        ('promoted', 1)
+    """
+    spec = resolved.stack
+    out = PipelineResult()
+    if start == "data_prep":
+        out.data_prep = data_prep(resolved, runner)
+        out.stages.append("data_prep")
+    if spec.training is None:
+        return out
+    out.training = training(resolved, runner, progress)
+    out.stages.append("training")
+    if spec.evaluation is not None:
+        out.evaluation = evaluation(resolved, runner, out.training)
+        out.stages.append("evaluation")
+    else:
+        out.evaluation = _no_gates(resolved, out.training)
+    out.decision = runner.step("approval", approval, resolved, out.evaluation)
+    out.stages.append("approval")
+    if out.decision.status == "promoted":
+        out.decision = runner.step("deployment", deploy, resolved, out.decision)
+        out.stages.append("deployment")
+    out.status = out.decision.status
+    if out.status in ("promoted", "kept") and spec.deployment and spec.deployment.batch:
+        out.batch = batch_inference(resolved, runner)
+        out.stages.append("batch_inference")
+    out.champion = registry.alias_version(out.training.model, registry.CHAMPION)
+    return out
+
+
+def _no_gates(resolved: ResolvedStack, trained: TrainingResult) -> EvaluationResult:
+    """Without an evaluation section there is nothing to gate on: the version passes."""
+    champion = registry.alias_version(trained.model, registry.CHAMPION)
+    registry.set_version_tags(
+        trained.model,
+        trained.version,
+        {f"{TAG}compared_champion": str(champion) if champion else "none", f"{TAG}gates": "none"},
+    )
+    return EvaluationResult(
+        trained.model,
+        trained.version,
+        trained.run_id,
+        champion,
+        {},
+        None,
+        [],
+        True,
+        table=trained.table,
+        table_version=trained.inputs.get(trained.table, 0),
+    )
+
+
+def _newest(resolved: ResolvedStack, statuses: tuple[str, ...]) -> registry.ModelVersionInfo:
+    name = model_name(resolved)
+    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
+    for model in registry.list_models(name):
+        if model.name != name:
+            continue
+        for info in model.versions:  # newest first
+            if info.tags.get(f"{TAG}status") in statuses:
+                return info
+    wanted = " or ".join(statuses)
+    raise UserError(f"{name} has no version that is {wanted}; run `stacks run` first")
+
+
+def _trained(info: registry.ModelVersionInfo) -> TrainingResult:
+    inputs = {k: int(v) for k, v in json.loads(info.tags.get(f"{TAG}inputs", "{}")).items()}
+    run = registry.run_record(info.run_id or info.tags.get(f"{TAG}run_id", ""))
+    params = run["params"]
+    return TrainingResult(
+        model=info.name,
+        version=info.version,
+        run_id=run["run_id"],
+        task=params["task"],
+        table=next(iter(inputs)),
+        inputs=inputs,
+        rows={},
+        epochs=0,
+        features=json.loads(params.get("features", "[]")),
+    )
+
+
+def _evaluated(info: registry.ModelVersionInfo) -> EvaluationResult:
+    tags = info.tags
+    decisions: list[dict[str, Any]] = json.loads(tags.get(f"{TAG}decisions", "[]"))
+    compared = tags.get(f"{TAG}compared_champion", "none")
+    blocking = [d for d in decisions if not d["passed"] and d["mode"] == "enforce"]
+    return EvaluationResult(
+        model=info.name,
+        version=info.version,
+        run_id=info.run_id or "",
+        champion_version=int(compared) if compared.isdigit() else None,
+        metrics=json.loads(tags.get(f"{TAG}metrics", "{}")),
+        champion_metrics=json.loads(tags.get(f"{TAG}champion_metrics", "{}")) or None,
+        decisions=decisions,
+        passed=not blocking,
+        blocking=[d["gate"] for d in blocking],
+        blocked_only_by_champion=bool(blocking)
+        and all(d["kind"] == "vs_champion" for d in blocking),
+    )
+
+
+def stage(
+    resolved: ResolvedStack, runner: Runner, name: str, progress: bool = False
+) -> PipelineResult:
+    """Run one stage as its own flow, picking up the model's state from the registry."""
+    spec = resolved.stack
+    out = PipelineResult(stages=[name])
+    if name == "data_prep":
+        out.data_prep = data_prep(resolved, runner)
+        return out
+    if spec.training is None:
+        raise UserError(f"flow {name!r} needs a 'training' section in the stack")
+    if name == "training":
+        out.training = training(resolved, runner, progress)
+    elif name == "evaluation":
+        if spec.evaluation is None:
+            raise UserError("this stack has no 'evaluation' section")
+        out.evaluation = evaluation(resolved, runner, _trained(_newest(resolved, ("trained",))))
+    elif name in ("approval", "deployment"):
+        ev = _evaluated(_newest(resolved, ("evaluated",)))
+        out.evaluation = ev
+        out.decision = runner.step("approval", approval, resolved, ev)
+        if out.decision.status == "promoted":
+            out.decision = runner.step("deployment", deploy, resolved, out.decision)
+        out.status = out.decision.status
+    elif name == "batch_inference":
+        out.batch = batch_inference(resolved, runner)
+    else:
+        raise UserError(f"unknown flow {name!r}; flows: pipeline, {', '.join(STAGE_FLOWS)}")
+    out.champion = registry.alias_version(model_name(resolved), registry.CHAMPION)
+    return out

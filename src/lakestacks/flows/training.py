@@ -1,0 +1,238 @@
+"""The training flow: read the pinned train/validation splits, fit, log and register.
+
+The input tables are pinned to their current Delta versions before anything is read, so
+training, evaluation and lineage all see the same rows even if data prep runs meanwhile.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakestacks import registry
+from lakestacks.data.tables import table_info
+from lakestacks.errors import UserError
+from lakestacks.flows._records import audit, git_sha, stack_digest
+from lakestacks.flows._runner import Runner
+from lakestacks.spec import ResolvedStack
+from lakestacks.spec._refs import load_ref
+from lakestacks.spec.checks import split_table
+from lakestacks.training import TabularDataModule, TrainedModel, infer_task, train
+
+__all__ = ["TrainingResult", "model_name", "training", "training_table"]
+
+TAG = registry.TAG
+
+
+@dataclass
+class TrainingResult:
+    """The registered version a training run produced, and what it was trained on."""
+
+    model: str
+    version: int
+    run_id: str
+    task: str
+    table: str
+    inputs: dict[str, int]
+    rows: dict[str, int]
+    epochs: int
+    features: list[str]
+    history: list[dict[str, float]] = field(default_factory=list)
+    digest: str = ""
+    git_sha: str | None = None
+
+
+def training_table(resolved: ResolvedStack) -> str:
+    """The short name of the split table training reads."""
+    spec = resolved.stack
+    assert spec.training is not None  # noqa: S101 - the caller checked
+    name = spec.training.table or split_table(spec.data)
+    if name is None:
+        raise UserError("training needs a split table: set data.split or training.table")
+    return resolved.catalog.short(name)
+
+
+def model_name(resolved: ResolvedStack) -> str:
+    """The full registry name of the stack's model."""
+    spec = resolved.stack
+    short = spec.deployment.model if spec.deployment else f"{spec.name}_model"
+    return resolved.catalog.model_name(short)
+
+
+def _code_paths(ref: str, base_dir: Path) -> list[str]:
+    """The user's model module, shipped with the model so it loads anywhere."""
+    module = ref.split(":", 1)[0]
+    top = module.split(".", 1)[0]
+    spec = importlib.util.find_spec(top)
+    origin = Path(spec.origin) if spec and spec.origin else None
+    if origin is None or base_dir not in origin.parents:
+        return []  # an installed package (e.g. lakestacks itself): its environment has it
+    return [str(origin.parent if origin.name == "__init__.py" else origin)]
+
+
+def fit(
+    resolved: ResolvedStack, path: str, version: int, progress: bool
+) -> tuple[TrainedModel, dict[str, int]]:
+    """Read the pinned splits and train the stack's model; the model and rows per split."""
+    spec = resolved.stack
+    section = spec.training
+    assert section is not None  # noqa: S101
+    search = [str(resolved.base_dir)]
+    model_cls = load_ref(section.model, search)
+    task = infer_task(model_cls, section.task)
+    exclude = [spec.data.split.by] if spec.data.split else []
+    module = TabularDataModule(
+        path,
+        target=section.target,
+        task=task,
+        features=section.features,
+        exclude=exclude,
+        version=version,
+        batch_size=section.trainer.batch_size,
+        seed=section.trainer.seed,
+    )
+    with tempfile.TemporaryDirectory(prefix="lakestacks-ckpt-") as ckpt:
+        trained = train(section, module, search_path=search, checkpoint_dir=ckpt, progress=progress)
+        # The best checkpoint is logged from here, before the folder goes.
+        trained.best_checkpoint = _keep(trained.best_checkpoint)
+    return trained, dict(module.rows)
+
+
+def _keep(checkpoint: str | None) -> str | None:
+    if checkpoint is None:
+        return None
+    import shutil
+
+    kept = Path(tempfile.mkdtemp(prefix="lakestacks-best-")) / Path(checkpoint).name
+    shutil.move(checkpoint, kept)
+    return str(kept)
+
+
+def log_and_register(
+    resolved: ResolvedStack,
+    fitted: tuple[TrainedModel, dict[str, int]],
+    inputs: dict[str, int],
+    seconds: float,
+) -> TrainingResult:
+    """Log the run (params, per-epoch metrics, checkpoint, context) and register the model."""
+    spec = resolved.stack
+    section = spec.training
+    assert section is not None  # noqa: S101
+    trained, rows = fitted
+    runtime, cat = resolved.runtime, resolved.catalog
+    name = model_name(resolved)
+    digest, sha = stack_digest(resolved), git_sha(resolved.base_dir)
+    context = {
+        f"{TAG}stack": spec.name,
+        f"{TAG}env": runtime.env,
+        f"{TAG}stack_digest": digest,
+        f"{TAG}inputs": _json(inputs),
+        **({f"{TAG}git_sha": sha, "mlflow.source.git.commit": sha} if sha else {}),
+    }
+    registry.configure(runtime.tracking_uri, runtime.registry_uri)
+    experiment = registry.ensure_experiment(
+        section.experiment or spec.name,
+        registry.artifact_location(runtime.tracking_uri, runtime.lake),
+    )
+    table = training_table(resolved)
+    with registry.start_run(experiment, f"train {spec.name}", context) as run:
+        run.log_params(
+            {
+                "model": section.model,
+                "task": trained.task,
+                "target": section.target,
+                "features": trained.feature_columns,
+                **{f"param.{k}": v for k, v in section.params.items()},
+                **{f"trainer.{k}": v for k, v in section.trainer.model_dump(mode="json").items()},
+                **{f"input.{t}": v for t, v in inputs.items()},
+            }
+        )
+        for epoch, metrics in enumerate(trained.history):
+            run.log_metrics(metrics, step=epoch)
+        run.log_metrics({"train_seconds": seconds, "epochs": float(trained.epochs_run)})
+        if trained.best_checkpoint:
+            run.log_artifact(trained.best_checkpoint, "checkpoints")
+            Path(trained.best_checkpoint).unlink(missing_ok=True)
+        run.log_dict(trained.encoder.to_dict(), "encoder.json")
+        example = _input_example(resolved, table, inputs, trained.feature_columns)
+        uri = registry.log_predictor(
+            run, trained.predictor(), example, _code_paths(section.model, resolved.base_dir)
+        )
+        version = registry.register(
+            uri, name, {**context, f"{TAG}run_id": run.run_id, f"{TAG}status": "trained"}
+        )
+        run.set_tags({f"{TAG}model_version": f"{name}/{version}"})
+    audit(cat, runtime.env, name, version, "registered", details={"run_id": run.run_id})
+    return TrainingResult(
+        model=name,
+        version=version,
+        run_id=run.run_id,
+        task=trained.task,
+        table=cat.qualify(table),
+        inputs=inputs,
+        rows=rows,
+        epochs=trained.epochs_run,
+        features=list(trained.feature_columns),
+        history=list(trained.history),
+        digest=digest,
+        git_sha=sha,
+    )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def _input_example(
+    resolved: ResolvedStack, table: str, inputs: dict[str, int], columns: list[str]
+) -> Any:
+    """Five rows of the training table, typed the way pandas will see real data.
+
+    An integer column with nulls reaches pandas as float64; MLflow refuses float64 where
+    the signature says long, so such columns are declared float64 from the start.
+    """
+    import pyarrow as pa
+
+    from lakestacks.data.tables import read_table
+
+    qualified = resolved.catalog.qualify(table)
+    rows = read_table(
+        resolved.catalog.table_path(table), version=inputs[qualified], columns=columns
+    )
+    example = rows.slice(0, 5).to_pandas()
+    nullable_ints = [
+        c.name for c in rows.schema if pa.types.is_integer(c.type) and rows[c.name].null_count
+    ]
+    return example.astype(dict.fromkeys(nullable_ints, "float64"))
+
+
+def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) -> TrainingResult:
+    """Train, log and register the stack's model: the training flow's body.
+
+    Example:
+        >>> result, _ = run_flow("training", lambda r: training(s, r), "direct")  # doctest: +SKIP
+        >>> result.version  # doctest: +SKIP
+        1
+    """
+    cat = resolved.catalog
+    table = training_table(resolved)
+    path = cat.table_path(table)
+    from lakestacks.data.tables import table_exists
+
+    if not table_exists(path):
+        raise UserError(
+            f"training table {cat.qualify(table)} does not exist in lake "
+            f"{resolved.runtime.lake}; run `stacks run data_prep` first"
+        )
+    version = table_info(path).version
+    inputs = {cat.qualify(table): version}
+    start = time.perf_counter()
+    fitted = runner.step("train", fit, resolved, path, version, progress)
+    seconds = time.perf_counter() - start
+    return runner.step("register", log_and_register, resolved, fitted, inputs, seconds)

@@ -1,0 +1,318 @@
+"""The model registry: versions, aliases, tags, and compare-and-set promotion.
+
+Aliases: ``champion`` is what readers load, ``previous`` the champion before it,
+``challenger`` a version awaiting approval. Promotion moves ``champion`` first (MLflow
+replaces an alias in one write), so a reader never finds the model without a champion.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lakestacks.errors import UserError
+from lakestacks.registry._setup import client
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "PREVIOUS",
+    "TAG",
+    "LoadedModel",
+    "ModelNotFound",
+    "ModelVersionInfo",
+    "Move",
+    "PromotionRefused",
+    "RegisteredModelInfo",
+    "alias_version",
+    "delete_alias",
+    "get_version",
+    "list_models",
+    "load_model",
+    "promote",
+    "register",
+    "resolve",
+    "rollback",
+    "set_alias",
+    "set_version_tags",
+]
+
+CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
+TAG = "lakestacks."  # prefix of every tag we write on runs and versions
+
+
+class PromotionRefused(UserError):
+    """The champion moved since the evaluation compared against it, or nothing to roll back."""
+
+
+class ModelNotFound(UserError):
+    """No such registered model, version or alias."""
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered version."""
+
+    name: str
+    version: int
+    run_id: str | None
+    source: str
+    created: datetime
+    aliases: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegisteredModelInfo:
+    """A registered model with its versions, newest first."""
+
+    name: str
+    aliases: dict[str, int]
+    versions: list[ModelVersionInfo]
+
+
+@dataclass(frozen=True)
+class Move:
+    """One alias move, as an audit record."""
+
+    model: str
+    action: str  # promote | rollback
+    champion_before: int | None
+    champion_after: int
+    previous_after: int | None
+    at: datetime
+
+
+def _info(mv: Any) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        name=mv.name,
+        version=int(mv.version),
+        run_id=mv.run_id,
+        source=mv.source,
+        created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
+        aliases=list(mv.aliases or []),
+        tags=dict(mv.tags or {}),
+    )
+
+
+def register(model_uri: str, name: str, tags: Mapping[str, Any] | None = None) -> int:
+    """Register ``model_uri`` as a new version of ``name`` (created if new); its number."""
+    mlflow_client = client()
+    if not _exists(name):
+        mlflow_client.create_registered_model(name)
+    mv = mlflow_client.create_model_version(
+        name, model_uri, tags={k: str(v) for k, v in (tags or {}).items()}
+    )
+    return int(mv.version)
+
+
+def _exists(name: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client().get_registered_model(name)
+    except MlflowException:
+        return False
+    return True
+
+
+def get_version(name: str, version: int) -> ModelVersionInfo:
+    """A version's run, source, aliases and tags; ``ModelNotFound`` when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _info(client().get_model_version(name, str(version)))
+    except MlflowException:
+        if not _exists(name):
+            raise ModelNotFound(
+                f"no registered model {name!r}; `stacks models` lists them"
+            ) from None
+        raise ModelNotFound(
+            f"model {name} has no version {version}; `stacks models` lists its versions"
+        ) from None
+
+
+def alias_version(name: str, alias: str) -> int | None:
+    """The version ``alias`` points at, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return int(client().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(name: str, alias: str, version: int) -> None:
+    """Point ``alias`` at ``version``."""
+    client().set_registered_model_alias(name, alias, str(version))
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove ``alias`` if it is set."""
+    if alias_version(name, alias) is not None:
+        client().delete_registered_model_alias(name, alias)
+
+
+def set_version_tags(name: str, version: int, tags: Mapping[str, Any]) -> None:
+    """Tag a version; dicts and lists are written as JSON."""
+    mlflow_client = client()
+    for key, value in tags.items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        mlflow_client.set_model_version_tag(name, str(version), key, text)
+
+
+@contextmanager
+def _registry_lock(registry_uri: str) -> Iterator[None]:
+    # Compare-and-set needs the check and the move to be one step. A local SQLite registry
+    # is serialised with a file lock beside the database; a registry server has no CAS
+    # primitive, so there the move is re-checked after it is made (see promote()).
+    path = registry_uri.removeprefix("sqlite:///") if registry_uri.startswith("sqlite:///") else ""
+    if not path:
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _registry_uri() -> str:
+    import mlflow
+
+    return str(mlflow.get_registry_uri())
+
+
+def promote(name: str, version: int, expected_champion: int | None) -> Move:
+    """Make ``version`` the champion, if the champion is still ``expected_champion``.
+
+    The old champion becomes ``previous``. Raises ``PromotionRefused`` when the champion
+    moved since the evaluation compared against it: promoting then would throw away a
+    champion nobody compared with.
+
+    Example:
+        >>> promote("main.churn.churn_model", 3, expected_champion=2)  # doctest: +SKIP
+    """
+    with _registry_lock(_registry_uri()):
+        current = alias_version(name, CHAMPION)
+        if current != expected_champion:
+            raise PromotionRefused(
+                f"{name}/{version} was evaluated against "
+                f"{_champion_text(expected_champion)}, but the champion is now "
+                f"{_champion_text(current)}; re-run the evaluation (`stacks run`) to compare "
+                "against the current champion"
+            )
+        set_alias(name, CHAMPION, version)
+        if alias_version(name, CHAMPION) != version:
+            raise PromotionRefused(f"another promotion of {name} won the race; re-run")
+        if current is not None and current != version:
+            set_alias(name, PREVIOUS, current)
+            set_version_tags(name, version, {f"{TAG}previous_champion": str(current)})
+        if alias_version(name, CHALLENGER) == version:
+            delete_alias(name, CHALLENGER)
+        return Move(
+            name, "promote", current, version, alias_version(name, PREVIOUS), datetime.now(UTC)
+        )
+
+
+def rollback(name: str) -> Move:
+    """Move ``champion`` back to ``previous``; ``previous`` steps back one more promotion.
+
+    Example:
+        >>> rollback("main.churn.churn_model").champion_after  # doctest: +SKIP
+        2
+    """
+    with _registry_lock(_registry_uri()):
+        current = alias_version(name, CHAMPION)
+        target = alias_version(name, PREVIOUS)
+        if current is None:
+            if not _exists(name):
+                raise ModelNotFound(f"no registered model {name!r}; `stacks models` lists them")
+            raise PromotionRefused(f"{name} has no champion to roll back")
+        if target is None:
+            raise PromotionRefused(
+                f"{name} has no previous champion to roll back to (champion is v{current})"
+            )
+        set_alias(name, CHAMPION, target)
+        earlier = get_version(name, target).tags.get(f"{TAG}previous_champion")
+        if earlier and earlier.isdigit() and int(earlier) != target:
+            set_alias(name, PREVIOUS, int(earlier))
+        else:
+            delete_alias(name, PREVIOUS)
+        set_version_tags(name, current, {f"{TAG}rolled_back_at": datetime.now(UTC).isoformat()})
+        return Move(
+            name, "rollback", current, target, alias_version(name, PREVIOUS), datetime.now(UTC)
+        )
+
+
+def _champion_text(version: int | None) -> str:
+    return f"v{version}" if version is not None else "no champion"
+
+
+def list_models(prefix: str = "") -> list[RegisteredModelInfo]:
+    """Registered models whose names start with ``prefix``, with versions and aliases."""
+    mlflow_client = client()
+    out = []
+    for model in mlflow_client.search_registered_models(max_results=1000):
+        if not model.name.startswith(prefix):
+            continue
+        versions = mlflow_client.search_model_versions(f"name = '{model.name}'", max_results=10000)
+        infos = sorted((_info(v) for v in versions), key=lambda v: -v.version)
+        aliases = {a: int(v) for a, v in (model.aliases or {}).items()}
+        out.append(RegisteredModelInfo(model.name, aliases, infos))
+    return sorted(out, key=lambda m: m.name)
+
+
+def resolve(name: str, version: int | None = None, alias: str | None = None) -> ModelVersionInfo:
+    """The version a ``NAME/3`` or ``NAME@alias`` reference points at."""
+    if version is None:
+        alias = alias or CHAMPION
+        found = alias_version(name, alias)
+        if found is None:
+            if not _exists(name):
+                raise ModelNotFound(f"no registered model {name!r}; `stacks models` lists them")
+            raise ModelNotFound(f"model {name} has no alias @{alias}")
+        version = found
+    return get_version(name, version)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A version loaded as an MLflow pyfunc, with the input columns of its signature."""
+
+    name: str
+    version: int
+    columns: list[str]
+    pyfunc: Any
+
+    def predict(self, data: Any) -> Any:
+        """Score a pandas DataFrame (extra columns are ignored); a DataFrame with
+        ``prediction`` (and ``probability`` for a classifier)."""
+        missing = [c for c in self.columns if c not in data.columns]
+        if missing:
+            raise UserError(
+                f"{self.name}/{self.version} needs column(s) {', '.join(missing)}, "
+                "which the data lacks"
+            )
+        return self.pyfunc.predict(data[self.columns] if self.columns else data)
+
+
+def load_model(name: str, version: int) -> LoadedModel:
+    """Load a version as an MLflow pyfunc model (``models:/NAME/VERSION``)."""
+    import mlflow.pyfunc
+
+    get_version(name, version)  # a clear error for an unknown model or version
+    with warnings.catch_warnings():
+        # Unpickling our model class re-runs MLflow's advice on predict's type hints.
+        warnings.simplefilter("ignore", UserWarning)
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    schema = pyfunc.metadata.get_input_schema()
+    columns = list(schema.input_names()) if schema is not None else []
+    return LoadedModel(name, version, columns, pyfunc)

@@ -1,0 +1,190 @@
+"""MLflow tracking: experiments, runs, params and metrics, and the pyfunc model."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lakestacks.registry._setup import client
+
+__all__ = [
+    "Predictor",
+    "RunHandle",
+    "ensure_experiment",
+    "log_predictor",
+    "requirements",
+    "run_record",
+    "start_run",
+]
+
+# Logged with the model so MLflow does not spend ~10 s inferring them.
+_REQUIREMENTS = ("lakestacks", "torch", "lightning", "numpy", "pandas", "pyarrow", "mlflow")
+
+
+class Predictor(Protocol):
+    """What the pyfunc wraps: a trained model with its encoders (``training.TabularPredictor``)."""
+
+    task: str
+
+    def predict(self, data: Any) -> Any:
+        """P(y=1) for a classifier, the value for a regressor, one per row."""
+        ...
+
+
+def requirements() -> list[str]:
+    """The packages a loaded model needs, pinned to the versions it was logged with."""
+    pins = []
+    for name in _REQUIREMENTS:
+        try:
+            pins.append(f"{name}=={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            pins.append(name)
+    return pins
+
+
+def ensure_experiment(name: str, artifact_location: str | None) -> str:
+    """The id of experiment ``name``, created (with its artifact location) when missing."""
+    mlflow_client = client()
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(mlflow_client.create_experiment(name, artifact_location=artifact_location))
+
+
+@dataclass
+class RunHandle:
+    """An open MLflow run."""
+
+    run_id: str
+    experiment_id: str
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log params; nested values are written as JSON."""
+        import mlflow
+
+        flat = {
+            k: v if isinstance(v, str | int | float | bool) else json.dumps(v, default=str)
+            for k, v in params.items()
+        }
+        mlflow.log_params(flat, run_id=self.run_id)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log metrics, at a step (the epoch) when given."""
+        import mlflow
+
+        mlflow.log_metrics(dict(metrics), step=step, run_id=self.run_id)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Tag the run; values are written as text."""
+        mlflow_client = client()
+        for key, value in tags.items():
+            mlflow_client.set_tag(self.run_id, key, str(value))
+
+    def log_artifact(self, local_path: str, artifact_path: str | None = None) -> None:
+        """Copy a local file into the run's artifacts."""
+        client().log_artifact(self.run_id, local_path, artifact_path)
+
+    def log_dict(self, data: Any, file: str) -> None:
+        """Write ``data`` as JSON into the run's artifacts."""
+        client().log_dict(self.run_id, data, file)
+
+
+@contextmanager
+def start_run(experiment_id: str, name: str, tags: Mapping[str, Any]) -> Iterator[RunHandle]:
+    """Open a run; it ends FINISHED, or FAILED when the block raises."""
+    import mlflow
+
+    run = mlflow.start_run(
+        experiment_id=experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items()}
+    )
+    try:
+        yield RunHandle(run.info.run_id, experiment_id)
+    except BaseException:
+        mlflow.end_run("FAILED")
+        raise
+    mlflow.end_run("FINISHED")
+
+
+@functools.cache
+def _pyfunc_class() -> type:
+    import mlflow.pyfunc
+    import pandas as pd
+
+    # MLflow advises type hints on predict when the class is made; ours has a signature.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+
+        class PredictorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+            """Our predictor as an MLflow pyfunc: a DataFrame in, ``prediction`` (and
+            ``probability`` for a classifier) out."""
+
+            def __init__(self, predictor: Predictor) -> None:
+                self.predictor = predictor
+
+            # No annotations: MLflow reads predict's type hints as a schema of its own.
+            def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+                scores = self.predictor.predict(model_input)
+                if self.predictor.task == "classification":
+                    return pd.DataFrame(
+                        {
+                            "prediction": (scores >= 0.5).astype("int64"),
+                            "probability": scores.astype("float64"),
+                        }
+                    )
+                return pd.DataFrame({"prediction": scores.astype("float64")})
+
+    return PredictorModel
+
+
+def log_predictor(
+    run: RunHandle,
+    predictor: Predictor,
+    input_example: Any,
+    code_paths: Sequence[str] = (),
+) -> str:
+    """Log ``predictor`` as a pyfunc model with a signature and an input example.
+
+    Returns the model URI to register. ``code_paths`` carries the user's model module so the
+    model loads where that module is not installed.
+    """
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    model = _pyfunc_class()(predictor)
+    output = model.predict(None, input_example)
+    active = mlflow.active_run()
+    if active is None or active.info.run_id != run.run_id:
+        raise RuntimeError("log_predictor needs its run to be the active one")
+    with warnings.catch_warnings():
+        # MLflow's hints (type hints on predict, integer columns) are advice for hand-written
+        # models; ours has an explicit signature, typed for nulls by the caller.
+        warnings.simplefilter("ignore", UserWarning)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=infer_signature(input_example, output),
+            input_example=input_example,
+            pip_requirements=requirements(),
+            code_paths=list(code_paths) or None,
+        )
+    return str(info.model_uri)
+
+
+def run_record(run_id: str) -> dict[str, Any]:
+    """A run's params, latest metrics and tags, for lineage."""
+    run = client().get_run(run_id)
+    return {
+        "run_id": run_id,
+        "status": run.info.status,
+        "start_time": run.info.start_time,
+        "params": dict(run.data.params),
+        "metrics": dict(run.data.metrics),
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+    }
