@@ -26,11 +26,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET)
 	touch $(STAMP)
 
+# From a clean lake: validate, plan, then the whole pipeline, ending with its summary.
 demo: $(STAMP)
+	rm -rf stacks/.lake
 	$(BIN)/stacks validate stacks/quickstart.yaml
 	$(BIN)/stacks plan --stack stacks/quickstart.yaml
 	$(BIN)/stacks run --stack stacks/quickstart.yaml
-	$(BIN)/stacks tables --stack stacks/quickstart.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
