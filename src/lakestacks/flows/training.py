@@ -20,7 +20,7 @@ from lakestacks.flows._records import audit, git_sha, stack_digest
 from lakestacks.flows._runner import Runner
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
-from lakestacks.spec.checks import split_table
+from lakestacks.spec.checks import model_short_name, split_table
 from lakestacks.training import TabularDataModule, TrainedModel, infer_task, train
 
 __all__ = ["TrainingResult", "model_name", "training", "training_table"]
@@ -59,8 +59,7 @@ def training_table(resolved: ResolvedStack) -> str:
 def model_name(resolved: ResolvedStack) -> str:
     """The full registry name of the stack's model."""
     spec = resolved.stack
-    short = spec.deployment.model if spec.deployment else f"{spec.name}_model"
-    return resolved.catalog.model_name(short)
+    return resolved.catalog.model_name(model_short_name(spec.name, spec.deployment))
 
 
 def _code_paths(ref: str, base_dir: Path) -> list[str]:

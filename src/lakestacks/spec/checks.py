@@ -54,6 +54,11 @@ def split_table(data: DataSection) -> str | None:
     return next(iter(data.sources)) if len(data.sources) == 1 else None
 
 
+def model_short_name(stack_name: str, deployment: DeploymentSection | None) -> str:
+    """The registered model's short name: ``deployment.model``, else ``<stack>_model``."""
+    return deployment.model if deployment else f"{stack_name}_model"
+
+
 def stack_tables(data: DataSection | None, deployment: DeploymentSection | None) -> list[str]:
     """Every table the stack writes, in the order its stages write them."""
     tables = data_tables(data) if data else []

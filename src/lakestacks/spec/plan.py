@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lakestacks.spec.checks import split_table
+from lakestacks.spec.checks import model_short_name, split_table
 from lakestacks.spec.data import Source
 from lakestacks.spec.loader import ResolvedStack
 
@@ -71,8 +71,8 @@ def build_plan(resolved: ResolvedStack) -> list[Stage]:
     if spec.training is None:
         return stages
     table = cat.qualify(spec.training.table or split or "")
-    model = cat.model_name(spec.deployment.model) if spec.deployment else None
-    registered = [f"model {model} (new version)"] if model else []
+    model = cat.model_name(model_short_name(spec.name, spec.deployment))
+    registered = [f"model {model} (new version)"]
     stages.append(
         Stage(
             "training",
@@ -82,25 +82,29 @@ def build_plan(resolved: ResolvedStack) -> list[Stage]:
         )
     )
     if spec.evaluation is not None:
-        champion = [f"{model}@champion"] if model else []
+        champion = [f"{model}@champion"]
         gates = len(spec.evaluation.gates)
         stages.append(
             Stage(
                 "evaluation",
                 [f"{table} (test)", "candidate", *champion],
-                ["metrics on the candidate's run"],
+                ["metrics on the candidate's run and version", cat.qualify("_decisions")],
                 f"{', '.join(spec.evaluation.metrics)}; {gates} gate(s), "
                 f"mode {spec.evaluation.mode}",
             )
         )
     approval = spec.approval
     who = f" by {', '.join(approval.approvers)}" if approval.approvers else ""
-    stages.append(Stage("approval", ["gate results"], ["approval record"], f"{approval.mode}{who}"))
+    record = ["version tags", cat.qualify("_audit")]
+    stages.append(Stage("approval", ["gate results"], record, f"{approval.mode}{who}"))
     if spec.deployment is None:
         return stages
     stages.append(
         Stage(
-            "deployment", ["approved candidate"], [f"{model}@champion"], "compare-and-set promotion"
+            "deployment",
+            ["approved candidate"],
+            [f"{model}@champion", f"{model}@previous"],
+            "compare-and-set promotion",
         )
     )
     if spec.deployment.batch is not None:
