@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ import warnings
 from datetime import UTC, datetime
 from importlib.metadata import version as dist_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
@@ -52,6 +54,9 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 
 from lakestacks.data.generators import churn_customers
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL = "main.churn.churn_model"
 EXPERIMENT = "churn"
@@ -182,7 +187,8 @@ class Encoder:
         for name in columns:
             col = train[name]
             if pa.types.is_string(col.type):
-                self.categories[name] = sorted(v for v in pc.unique(col).to_pylist() if v is not None)
+                values = pc.unique(col).to_pylist()
+                self.categories[name] = sorted(v for v in values if v is not None)
             else:
                 x = np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False))
                 x = x[np.isfinite(x)]
@@ -193,7 +199,7 @@ class Encoder:
     def width(self) -> int:
         return len(self.stats) + sum(len(c) for c in self.categories.values())
 
-    def transform(self, data) -> np.ndarray:  # noqa: ANN001 - an Arrow table or a DataFrame
+    def transform(self, data: pa.Table | pd.DataFrame) -> np.ndarray:
         t = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data[self.columns])
         out = np.zeros((t.num_rows, self.width), dtype=np.float32)
         at = 0
@@ -233,16 +239,16 @@ def train(path: str, version: int) -> dict:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.net(x).squeeze(-1)
 
-        def _step(self, batch, stage: str) -> torch.Tensor:  # noqa: ANN001
+        def _step(self, batch, stage: str) -> torch.Tensor:
             x, y = batch
             loss = self.loss_fn(self(x), y)
             self.log(f"{stage}_loss", loss, on_epoch=True, on_step=False)
             return loss
 
-        def training_step(self, batch, batch_idx: int) -> torch.Tensor:  # noqa: ANN001
+        def training_step(self, batch, batch_idx: int) -> torch.Tensor:
             return self._step(batch, "train")
 
-        def validation_step(self, batch, batch_idx: int) -> torch.Tensor:  # noqa: ANN001
+        def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
             return self._step(batch, "val")
 
         def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -257,7 +263,7 @@ def train(path: str, version: int) -> dict:
         def __len__(self) -> int:
             return math.ceil(len(self.y) / BATCH)
 
-        def __iter__(self):  # noqa: ANN204
+        def __iter__(self):
             order = None
             if self.shuffle:
                 gen = torch.Generator().manual_seed(SEED + self.epoch)
@@ -328,23 +334,28 @@ def train(path: str, version: int) -> dict:
 # --- MLflow, evaluation, batch scoring ---------------------------------------------------
 
 
-def pyfunc_model(module, encoder):  # noqa: ANN001, ANN201
+def pyfunc_model(module, encoder):
     import mlflow.pyfunc
     import pandas as pd
     import torch
 
-    warnings.simplefilter("ignore", UserWarning)  # MLflow's type-hint advice on subclassing
+    # MLflow advises type hints on predict when the class is made, under a filter of its own
+    # that outranks ours; the model has an explicit signature, so drop the advice.
+    show, warnings.showwarning = warnings.showwarning, lambda *args, **kwargs: None
+    try:
 
-    class Model(mlflow.pyfunc.PythonModel):
-        def __init__(self, module, encoder) -> None:  # noqa: ANN001
-            self.module, self.encoder = module, encoder
+        class Model(mlflow.pyfunc.PythonModel):
+            def __init__(self, module, encoder) -> None:
+                self.module, self.encoder = module, encoder
 
-        def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
-            with torch.no_grad():
-                x = torch.from_numpy(self.encoder.transform(model_input))
-                p = torch.sigmoid(self.module(x)).numpy().astype("float64")
-            return pd.DataFrame({"prediction": (p >= 0.5).astype("int64"), "probability": p})
+            def predict(self, context, model_input, params=None):
+                with torch.no_grad():
+                    x = torch.from_numpy(self.encoder.transform(model_input))
+                    p = torch.sigmoid(self.module(x)).numpy().astype("float64")
+                return pd.DataFrame({"prediction": (p >= 0.5).astype("int64"), "probability": p})
 
+    finally:
+        warnings.showwarning = show
     return Model(module, encoder)
 
 
@@ -424,6 +435,7 @@ def main(lake: Path) -> dict:
             mlflow.log_metrics(values, step=epoch)
         mlflow.log_metrics({"train_seconds": trained["seconds"], "epochs": trained["epochs"]})
         mlflow.log_artifact(trained["checkpoint"], "checkpoints")
+        shutil.rmtree(Path(trained["checkpoint"]).parent, ignore_errors=True)
         columns = trained["columns"]
         encoder = trained["encoder"]
         mlflow.log_dict({"stats": encoder.stats, "categories": encoder.categories}, "encoder.json")

@@ -13,6 +13,7 @@ from typing import Any
 
 from lakestacks import registry
 from lakestacks.errors import UserError
+from lakestacks.evaluation import load_custom_metrics
 from lakestacks.flows._runner import Runner
 from lakestacks.flows.batch_inference import BatchResult, batch_inference
 from lakestacks.flows.data_prep import DataPrepResult, data_prep
@@ -20,6 +21,7 @@ from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.promotion import Decision, approval, deploy
 from lakestacks.flows.training import TrainingResult, model_name, training
 from lakestacks.spec import ResolvedStack
+from lakestacks.spec._refs import load_ref
 
 __all__ = ["EXIT_CODES", "STAGE_FLOWS", "PipelineResult", "pipeline", "stage"]
 
@@ -60,6 +62,7 @@ def pipeline(
         ('promoted', 1)
     """
     spec = resolved.stack
+    _preflight(resolved)
     out = PipelineResult()
     if start == "data_prep":
         out.data_prep = data_prep(resolved, runner)
@@ -84,6 +87,19 @@ def pipeline(
         out.stages.append("batch_inference")
     out.champion = registry.alias_version(out.training.model, registry.CHAMPION)
     return out
+
+
+def _preflight(resolved: ResolvedStack) -> None:
+    """Import the user's model, metric and gate functions before any table or version is
+    written, so a broken reference fails the run with nothing half-done."""
+    spec, search = resolved.stack, [str(resolved.base_dir)]
+    if spec.training is not None:
+        load_ref(spec.training.model, search)
+    if spec.evaluation is not None:
+        load_custom_metrics(spec.evaluation, search)
+        for gate in spec.evaluation.gates:
+            if gate.function:
+                load_ref(gate.function, search)
 
 
 def _no_gates(resolved: ResolvedStack, trained: TrainingResult) -> EvaluationResult:

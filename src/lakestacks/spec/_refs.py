@@ -15,6 +15,8 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
+from lakestacks.errors import UserError
+
 __all__ = ["check_ref", "find_module", "load_ref"]
 
 
@@ -87,4 +89,7 @@ def load_ref(ref: str, search_path: Sequence[str]) -> Any:
     for entry in reversed(search_path):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    return getattr(importlib.import_module(module), name)
+    try:
+        return getattr(importlib.import_module(module), name)
+    except Exception as err:  # user code: any error is the user's to fix, in one line
+        raise UserError(f"could not load {ref}: {type(err).__name__}: {err}") from None
