@@ -182,3 +182,18 @@ def test_user_model_trains_and_is_promoted(project: Project) -> None:
     assert out.evaluation is not None and out.evaluation.metrics["roc_auc"] > 0.6
     run = registry.run_record(out.training.run_id)
     assert run["params"]["model"] == "user_models:Logistic"
+
+
+def test_broken_user_code_fails_before_anything_is_written(project: Project) -> None:
+    assert project.run().champion == 1
+    (project.root / "user_broken.py").write_text(
+        "raise RuntimeError('boom')\n\n\ndef gate(challenger, champion):\n    return True\n"
+    )
+    project.set("evaluation.gates", [{"function": "user_broken:gate"}])
+    customers = str(project.lake / "main/churn/customers")
+    before = history(customers)[0]["version"]
+    with pytest.raises(UserError, match="could not load user_broken:gate: RuntimeError: boom"):
+        project.run()
+    assert history(customers)[0]["version"] == before
+    assert [v.version for v in api.models(project.path)[0].versions] == [1]
+    assert project.champion() == 1
