@@ -7,6 +7,7 @@ training, evaluation and lineage all see the same rows even if data prep runs me
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -104,8 +105,6 @@ def fit(
 def _keep(checkpoint: str | None) -> str | None:
     if checkpoint is None:
         return None
-    import shutil
-
     kept = Path(tempfile.mkdtemp(prefix="lakestacks-best-")) / Path(checkpoint).name
     shutil.move(checkpoint, kept)
     return str(kept)
@@ -155,7 +154,7 @@ def log_and_register(
         run.log_metrics({"train_seconds": seconds, "epochs": float(trained.epochs_run)})
         if trained.best_checkpoint:
             run.log_artifact(trained.best_checkpoint, "checkpoints")
-            Path(trained.best_checkpoint).unlink(missing_ok=True)
+            shutil.rmtree(Path(trained.best_checkpoint).parent, ignore_errors=True)
         run.log_dict(trained.encoder.to_dict(), "encoder.json")
         example = _input_example(resolved, table, inputs, trained.feature_columns)
         uri = registry.log_predictor(
