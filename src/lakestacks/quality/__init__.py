@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from lakestacks.quality._arrow import NATIVE
 from lakestacks.quality._validate import validate
+from lakestacks.quality.docs import DocsWriter
 from lakestacks.quality.report import (
     VALIDATIONS_SCHEMA,
     CheckResult,
@@ -23,6 +24,7 @@ __all__ = [
     "NATIVE",
     "VALIDATIONS_SCHEMA",
     "CheckResult",
+    "DocsWriter",
     "ValidationReport",
     "report_rows",
     "validate",
