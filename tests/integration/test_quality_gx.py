@@ -371,33 +371,3 @@ def test_every_native_result_renders(
         assert "raised an exception" not in page
         assert page.count("[arrow]") + page.count("[great_expectations]") == len(CASES)
     assert capfd.readouterr().err == ""
-
-
-def test_docs_writer_draws_the_same_page_in_a_worker(tmp_path: Path) -> None:
-    from lakestacks.errors import LakestacksError
-    from lakestacks.quality import DocsWriter
-
-    data = pa.table({"id": [1, 2, 2], "x": [0.5, -1.0, None]})
-    suite = Suite(
-        checks=[
-            {"expect": "column_values_to_be_unique", "column": "id"},
-            {"expect": "column_values_to_be_between", "column": "x", "min_value": 0},
-        ]
-    )
-    report = validate("t", data, suite)
-    direct = write_data_docs(report, tmp_path / "direct")
-    with DocsWriter() as docs:
-        [page] = docs.submit([report], tmp_path / "worker")
-        assert page.relative_to(tmp_path / "worker") == direct.relative_to(tmp_path / "direct")
-
-    def text(html: str) -> str:  # what a reader sees, less GX's stamp of when it drew it
-        seen = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
-        return re.sub(r"\d{8}T\d{6}\.\d+Z", "", seen)
-
-    assert "column_values_to_be_between" in text(page.read_text())
-    assert text(page.read_text()) == text(direct.read_text())
-    (tmp_path / "file-not-dir").write_text("in the way")
-    writer = DocsWriter()
-    writer.submit([report], tmp_path / "file-not-dir" / "x")
-    with pytest.raises(LakestacksError, match="drawing the data-docs pages failed"):
-        writer.close()

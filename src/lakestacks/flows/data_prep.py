@@ -21,7 +21,7 @@ from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
 from lakestacks.data.tables import TableWrite, table_info, write_table, write_tables
 from lakestacks.errors import UserError
 from lakestacks.flows._runner import Runner
-from lakestacks.quality import DocsWriter, ValidationReport, report_rows, validate
+from lakestacks.quality import ValidationReport, report_rows, validate, write_data_docs
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import split_table
@@ -84,13 +84,8 @@ def _source_record(name: str, source: Source, catalog: Catalog) -> dict[str, Any
     return {"kind": "file", "path": source.path}
 
 
-def data_prep(
-    resolved: ResolvedStack, runner: Runner, docs: DocsWriter | None = None
-) -> DataPrepResult:
+def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
     """Run data prep for a stack: the flow body, one runner step per task.
-
-    Data-docs pages are drawn by ``docs`` in the background; without one, data prep waits
-    for its own pages before it returns.
 
     Raises:
         DataGateFailed: an enforce-mode suite failed; no table was written (exit code 2).
@@ -100,9 +95,6 @@ def data_prep(
         >>> result.wrote["main.churn.features"]  # doctest: +SKIP
         0
     """
-    if docs is None:
-        with DocsWriter() as own:
-            return data_prep(resolved, runner, own)
     spec, cat = resolved.stack, resolved.catalog
     data = spec.data
     search = [str(resolved.base_dir)]
@@ -143,7 +135,7 @@ def data_prep(
         result.wrote.update(versions)
     result.quarantined = runner.step("quarantine", write_quarantine, cat, quarantine, started)
     result.validations, result.docs = runner.step(
-        "record validations", record_validations, resolved, reports, result.wrote, docs
+        "record validations", record_validations, resolved, reports, result.wrote
     )
     result.rows = {cat.qualify(n): t.num_rows for n, t in tables.items()}
     if blocked:
@@ -222,16 +214,12 @@ def write_quarantine(
 
 
 def record_validations(
-    resolved: ResolvedStack,
-    reports: dict[str, ValidationReport],
-    wrote: dict[str, int],
-    docs: DocsWriter,
+    resolved: ResolvedStack, reports: dict[str, ValidationReport], wrote: dict[str, int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Append each report to ``_validations`` and start drawing its data-docs page, pass
-    or fail."""
+    """Append each report to ``_validations`` and write its data-docs page, pass or fail."""
     cat = resolved.catalog
     docs_dir = Path(resolved.runtime.lake) / "_reports" / "data_docs"
-    summaries, drawn = [], []
+    summaries, docs = [], []
     for name, report in reports.items():
         if not report.results:
             continue
@@ -239,7 +227,8 @@ def record_validations(
         rows = report_rows(report, version)
         path = cat.table_path(VALIDATIONS_TABLE)
         write_table(path, rows, mode="append")  # rows have one fixed schema
-        drawn.append(report)
+        if "://" not in resolved.runtime.lake:
+            docs.append(str(write_data_docs(report, docs_dir)))
         failed = [r.expectation for r in report.results if not r.success]
         summaries.append(
             {
@@ -251,5 +240,4 @@ def record_validations(
                 "version": version,
             }
         )
-    pages = docs.submit(drawn, docs_dir) if "://" not in resolved.runtime.lake else []
-    return summaries, [str(p) for p in pages]
+    return summaries, docs

@@ -20,7 +20,6 @@ from lakestacks.flows.data_prep import DataPrepResult, data_prep
 from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.promotion import Decision, approval, deploy
 from lakestacks.flows.training import TrainingResult, model_name, training
-from lakestacks.quality import DocsWriter
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 
@@ -52,27 +51,22 @@ class PipelineResult:
         return EXIT_CODES.get(self.status, 0)
 
 
-def pipeline(resolved: ResolvedStack, runner: Runner, progress: bool = False) -> PipelineResult:
-    """Run the stages in order; stop at a rejection or a pending approval.
+def pipeline(
+    resolved: ResolvedStack, runner: Runner, progress: bool = False, start: str = "data_prep"
+) -> PipelineResult:
+    """Run the stages in order from ``start``; stop at a rejection or a pending approval.
 
     Example:
         >>> result, _ = run_flow("churn", lambda r: pipeline(s, r), "direct")  # doctest: +SKIP
         >>> result.status, result.champion  # doctest: +SKIP
         ('promoted', 1)
     """
-    _preflight(resolved)
-    # The data-docs pages are drawn while training runs; the run waits for them at the end.
-    with DocsWriter() as docs:
-        return _stages(resolved, runner, progress, docs)
-
-
-def _stages(
-    resolved: ResolvedStack, runner: Runner, progress: bool, docs: DocsWriter
-) -> PipelineResult:
     spec = resolved.stack
+    _preflight(resolved)
     out = PipelineResult()
-    out.data_prep = data_prep(resolved, runner, docs)
-    out.stages.append("data_prep")
+    if start == "data_prep":
+        out.data_prep = data_prep(resolved, runner)
+        out.stages.append("data_prep")
     if spec.training is None:
         return out
     out.training = training(resolved, runner, progress)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from lakestacks.quality._arrow import NATIVE
 from lakestacks.quality._validate import validate
-from lakestacks.quality.docs import DocsWriter
 from lakestacks.quality.report import (
     VALIDATIONS_SCHEMA,
     CheckResult,
@@ -24,7 +23,6 @@ __all__ = [
     "NATIVE",
     "VALIDATIONS_SCHEMA",
     "CheckResult",
-    "DocsWriter",
     "ValidationReport",
     "report_rows",
     "validate",

@@ -220,10 +220,10 @@ def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
         PosixPath('.lake/_data_docs/features/20250101T120000-5c1d0e2a.html')
     """
     from lakestacks.quality._gx import render_html
-    from lakestacks.quality.docs import docs_path
 
     html = render_html(report)
-    path = docs_path(report, directory)
+    started = report.started.astimezone(dt.UTC)
+    path = Path(directory) / report.table / f"{started:%Y%m%dT%H%M%S}-{report.run_id[:8]}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path
