@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         DataPrepResult,
         Decision,
         EvaluationResult,
+        PipelineResult,
+        Runner,
         TrainingResult,
     )
     from lakestacks.registry import Move, RegisteredModelInfo
@@ -165,17 +167,13 @@ def run(
     kind = choose_runner(runner, resolved.runtime.prefect_api_url)
     start = time.perf_counter()
     name = resolved.stack.name if flow == "pipeline" else f"{resolved.stack.name}-{flow}"
-    if flow == "pipeline":
-        result, used = run_flow(
-            name, lambda r: pipeline(resolved, r, progress), kind, resolved.runtime.prefect_api_url
-        )
-    else:
-        result, used = run_flow(
-            name,
-            lambda r: stage(resolved, r, flow, progress),
-            kind,
-            resolved.runtime.prefect_api_url,
-        )
+
+    def body(r: Runner) -> PipelineResult:
+        if flow == "pipeline":
+            return pipeline(resolved, r, progress)
+        return stage(resolved, r, flow, progress)
+
+    result, used = run_flow(name, body, kind, resolved.runtime.prefect_api_url)
     return RunOutcome(
         flow=flow,
         env=env,

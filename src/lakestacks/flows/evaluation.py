@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakestacks import registry
-from lakestacks.data.split import SPLIT_COLUMN
+from lakestacks.errors import UserError
 from lakestacks.evaluation import compute_metrics, load_custom_metrics
 from lakestacks.flows._records import record_decisions
 from lakestacks.flows._runner import Runner
 from lakestacks.flows.training import TrainingResult
-from lakestacks.gates import decide, verdict
+from lakestacks.gates import decide
 from lakestacks.spec import ResolvedStack
 from lakestacks.training import encode_target, read_split
 
@@ -37,13 +37,22 @@ class EvaluationResult:
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
     decisions: list[dict[str, Any]]
-    passed: bool
-    blocking: list[str] = field(default_factory=list)
-    blocked_only_by_champion: bool = False
     mode: str = "enforce"
     rows: int = 0
     table: str = ""
     table_version: int = 0
+    # Derived from the decisions, so a result rebuilt from a version's tags says the same.
+    passed: bool = field(init=False)
+    blocking: list[str] = field(init=False)
+    blocked_only_by_champion: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        blocking = [d for d in self.decisions if not d["passed"] and d["mode"] == "enforce"]
+        self.passed = not blocking
+        self.blocking = [d["gate"] for d in blocking]
+        self.blocked_only_by_champion = bool(blocking) and all(
+            d["kind"] == "vs_champion" for d in blocking
+        )
 
 
 def score(
@@ -56,11 +65,9 @@ def score(
     path = resolved.catalog.table_path(resolved.catalog.short(trained.table))
     test = read_split(path, "test", None, trained.inputs[trained.table])
     if test.num_rows == 0:
-        from lakestacks.errors import UserError
-
         raise UserError(f"the test split of {trained.table} is empty; set data.split.test > 0")
     y_true = encode_target(test[training.target], trained.task)  # type: ignore[arg-type]
-    frame = test.drop_columns([c for c in (SPLIT_COLUMN,) if c in test.column_names]).to_pandas()
+    frame = test.to_pandas()  # each model takes the columns of its signature
     custom = load_custom_metrics(section, [str(resolved.base_dir)])
 
     def metrics_of(version: int) -> dict[str, float]:
@@ -92,13 +99,11 @@ def judge(
         champion_version=champion,
         search_path=[str(resolved.base_dir)],
     )
-    result = verdict(decisions, section.mode)
     records = [d.to_record() for d in decisions]
-    blocking = [d.gate for d in result.blocking]
-    only_champion = bool(result.blocking) and all(d.kind == "vs_champion" for d in result.blocking)
-    gates = "off" if section.mode == "off" else ("passed" if result.passed else "failed")
-    if section.mode == "dry_run" and result.recorded_failures:
-        gates = "failed (dry run)"
+    failed = any(not d.passed for d in decisions)
+    gates = {"off": "off", "dry_run": "failed (dry run)", "enforce": "failed"}[section.mode]
+    if not failed and section.mode != "off":
+        gates = "passed"
 
     registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
     run = registry.RunHandle(trained.run_id, "")
@@ -129,9 +134,6 @@ def judge(
         metrics=metrics,
         champion_metrics=champion_metrics,
         decisions=records,
-        passed=result.passed,
-        blocking=blocking,
-        blocked_only_by_champion=only_champion,
         mode=section.mode,
         rows=rows,
         table=trained.table,

@@ -76,10 +76,9 @@ def pipeline(
         out.stages.append("evaluation")
     else:
         out.evaluation = _no_gates(resolved, out.training)
-    out.decision = runner.step("approval", approval, resolved, out.evaluation)
+    out.decision = _approve_and_deploy(resolved, runner, out.evaluation)
     out.stages.append("approval")
     if out.decision.status == "promoted":
-        out.decision = runner.step("deployment", deploy, resolved, out.decision)
         out.stages.append("deployment")
     out.status = out.decision.status
     if out.status in ("promoted", "kept") and spec.deployment and spec.deployment.batch:
@@ -87,6 +86,14 @@ def pipeline(
         out.stages.append("batch_inference")
     out.champion = registry.alias_version(out.training.model, registry.CHAMPION)
     return out
+
+
+def _approve_and_deploy(resolved: ResolvedStack, runner: Runner, ev: EvaluationResult) -> Decision:
+    """Apply the approval mode to a verdict and promote when it says so."""
+    decision = runner.step("approval", approval, resolved, ev)
+    if decision.status == "promoted":
+        decision = runner.step("deployment", deploy, resolved, decision)
+    return decision
 
 
 def _preflight(resolved: ResolvedStack) -> None:
@@ -118,23 +125,21 @@ def _no_gates(resolved: ResolvedStack, trained: TrainingResult) -> EvaluationRes
         {},
         None,
         [],
-        True,
         table=trained.table,
         table_version=trained.inputs.get(trained.table, 0),
     )
 
 
-def _newest(resolved: ResolvedStack, statuses: tuple[str, ...]) -> registry.ModelVersionInfo:
+def _newest(resolved: ResolvedStack, status: str) -> registry.ModelVersionInfo:
     name = model_name(resolved)
     registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
     for model in registry.list_models(name):
         if model.name != name:
             continue
         for info in model.versions:  # newest first
-            if info.tags.get(f"{TAG}status") in statuses:
+            if info.tags.get(f"{TAG}status") == status:
                 return info
-    wanted = " or ".join(statuses)
-    raise UserError(f"{name} has no version that is {wanted}; run `stacks run` first")
+    raise UserError(f"{name} has no version that is {status}; run `stacks run` first")
 
 
 def _trained(info: registry.ModelVersionInfo) -> TrainingResult:
@@ -158,7 +163,6 @@ def _evaluated(info: registry.ModelVersionInfo) -> EvaluationResult:
     tags = info.tags
     decisions: list[dict[str, Any]] = json.loads(tags.get(f"{TAG}decisions", "[]"))
     compared = tags.get(f"{TAG}compared_champion", "none")
-    blocking = [d for d in decisions if not d["passed"] and d["mode"] == "enforce"]
     return EvaluationResult(
         model=info.name,
         version=info.version,
@@ -167,10 +171,6 @@ def _evaluated(info: registry.ModelVersionInfo) -> EvaluationResult:
         metrics=json.loads(tags.get(f"{TAG}metrics", "{}")),
         champion_metrics=json.loads(tags.get(f"{TAG}champion_metrics", "{}")) or None,
         decisions=decisions,
-        passed=not blocking,
-        blocking=[d["gate"] for d in blocking],
-        blocked_only_by_champion=bool(blocking)
-        and all(d["kind"] == "vs_champion" for d in blocking),
     )
 
 
@@ -190,13 +190,10 @@ def stage(
     elif name == "evaluation":
         if spec.evaluation is None:
             raise UserError("this stack has no 'evaluation' section")
-        out.evaluation = evaluation(resolved, runner, _trained(_newest(resolved, ("trained",))))
+        out.evaluation = evaluation(resolved, runner, _trained(_newest(resolved, "trained")))
     elif name in ("approval", "deployment"):
-        ev = _evaluated(_newest(resolved, ("evaluated",)))
-        out.evaluation = ev
-        out.decision = runner.step("approval", approval, resolved, ev)
-        if out.decision.status == "promoted":
-            out.decision = runner.step("deployment", deploy, resolved, out.decision)
+        out.evaluation = _evaluated(_newest(resolved, "evaluated"))
+        out.decision = _approve_and_deploy(resolved, runner, out.evaluation)
         out.status = out.decision.status
     elif name == "batch_inference":
         out.batch = batch_inference(resolved, runner)

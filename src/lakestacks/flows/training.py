@@ -7,6 +7,7 @@ training, evaluation and lineage all see the same rows even if data prep runs me
 from __future__ import annotations
 
 import importlib.util
+import json
 import shutil
 import tempfile
 import time
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lakestacks import registry
-from lakestacks.data.tables import table_info
+from lakestacks.data.tables import read_table, table_exists, table_info
 from lakestacks.errors import UserError
 from lakestacks.flows._records import audit, git_sha, stack_digest
 from lakestacks.flows._runner import Runner
@@ -128,7 +131,7 @@ def log_and_register(
         f"{TAG}stack": spec.name,
         f"{TAG}env": runtime.env,
         f"{TAG}stack_digest": digest,
-        f"{TAG}inputs": _json(inputs),
+        f"{TAG}inputs": json.dumps(inputs, sort_keys=True),
         **({f"{TAG}git_sha": sha, "mlflow.source.git.commit": sha} if sha else {}),
     }
     registry.configure(runtime.tracking_uri, runtime.registry_uri)
@@ -181,12 +184,6 @@ def log_and_register(
     )
 
 
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)
-
-
 def _input_example(
     resolved: ResolvedStack, table: str, inputs: dict[str, int], columns: list[str]
 ) -> Any:
@@ -195,10 +192,6 @@ def _input_example(
     An integer column with nulls reaches pandas as float64; MLflow refuses float64 where
     the signature says long, so such columns are declared float64 from the start.
     """
-    import pyarrow as pa
-
-    from lakestacks.data.tables import read_table
-
     qualified = resolved.catalog.qualify(table)
     rows = read_table(
         resolved.catalog.table_path(table), version=inputs[qualified], columns=columns
@@ -221,8 +214,6 @@ def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) ->
     cat = resolved.catalog
     table = training_table(resolved)
     path = cat.table_path(table)
-    from lakestacks.data.tables import table_exists
-
     if not table_exists(path):
         raise UserError(
             f"training table {cat.qualify(table)} does not exist in lake "
