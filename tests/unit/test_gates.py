@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import textwrap
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -216,24 +212,6 @@ def test_champion_without_the_metric_fails_closed() -> None:
 
 
 # --- custom gates -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def user_module(tmp_path: Path) -> Iterator[Callable[[str], tuple[str, list[str]]]]:
-    """Write a uniquely named module into tmp_path; remove it from sys afterwards."""
-    names: list[str] = []
-
-    def write(source: str) -> tuple[str, list[str]]:
-        name = f"user_gates_{uuid.uuid4().hex[:8]}"
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        names.append(name)
-        return name, [str(tmp_path)]
-
-    yield write
-    for name in names:
-        sys.modules.pop(name, None)
-    while str(tmp_path) in sys.path:
-        sys.path.remove(str(tmp_path))
 
 
 GATES = """

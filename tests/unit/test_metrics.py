@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import textwrap
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,24 +211,6 @@ def test_numpy_scalars_from_custom_metrics_become_floats() -> None:
         ["m"], [1.0, 2.0], [1.0, 2.0], "regression", {"m": lambda y, p: np.float32(0.25)}
     )
     assert got == {"m": 0.25} and type(got["m"]) is float
-
-
-@pytest.fixture
-def user_module(tmp_path: Path) -> Iterator[Callable[[str], tuple[str, list[str]]]]:
-    """Write a uniquely named module into tmp_path; remove it from sys afterwards."""
-    names: list[str] = []
-
-    def write(source: str) -> tuple[str, list[str]]:
-        name = f"user_metrics_{uuid.uuid4().hex[:8]}"
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-        names.append(name)
-        return name, [str(tmp_path)]
-
-    yield write
-    for name in names:
-        sys.modules.pop(name, None)
-    while str(tmp_path) in sys.path:
-        sys.path.remove(str(tmp_path))
 
 
 def test_load_custom_metrics_imports_from_the_search_path(
