@@ -163,6 +163,7 @@ def run(
             f"unknown flow {flow!r}; flows of this stack: pipeline, {', '.join(stages)}"
         )
     from lakestacks.flows import choose_runner, pipeline, run_flow, stage
+    from lakestacks.quality import wait_for_data_docs
 
     kind = choose_runner(runner, resolved.runtime.prefect_api_url)
     start = time.perf_counter()
@@ -173,7 +174,10 @@ def run(
             return pipeline(resolved, r, progress)
         return stage(resolved, r, flow, progress)
 
-    result, used = run_flow(name, body, kind, resolved.runtime.prefect_api_url)
+    try:
+        result, used = run_flow(name, body, kind, resolved.runtime.prefect_api_url)
+    finally:
+        wait_for_data_docs()  # drawn in the background while the run went on
     return RunOutcome(
         flow=flow,
         env=env,

@@ -371,3 +371,56 @@ def test_every_native_result_renders(
         assert "raised an exception" not in page
         assert page.count("[arrow]") + page.count("[great_expectations]") == len(CASES)
     assert capfd.readouterr().err == ""
+
+
+_BACKGROUND = """
+import json, sys
+import pyarrow as pa
+from lakestacks.quality import start_data_docs, validate, wait_for_data_docs
+from lakestacks.spec.data import Suite
+
+suite = Suite(checks=[{"expect": "column_values_to_be_unique", "column": "id"}])
+report = validate("clean", pa.table({"id": [1, 2, 2]}), suite)
+paths = start_data_docs([report], sys.argv[1])
+drawn_here = "great_expectations" in sys.modules
+print(json.dumps({"paths": [str(p) for p in paths], "drawn_here": drawn_here,
+                  "problems": wait_for_data_docs()}))
+"""
+
+
+def _background(directory: Path) -> dict[str, Any]:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _BACKGROUND, str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["stderr"] = done.stderr
+    return result
+
+
+def test_pages_are_drawn_in_a_child_process_and_waited_for(tmp_path: Path) -> None:
+    # A new interpreter, as `stacks run` is: GX is imported by the child only.
+    result = _background(tmp_path / "docs")
+    assert result["drawn_here"] is False
+    assert result["problems"] == [] and result["stderr"] == ""
+    [page] = [Path(p) for p in result["paths"]]
+    assert page.parent == tmp_path / "docs" / "clean"
+    assert "values must be unique" in page.read_text(encoding="utf-8")
+    assert [p.name for p in page.parent.iterdir()] == [page.name]  # no partial file left
+
+
+def test_a_page_that_cannot_be_drawn_is_reported_not_raised(tmp_path: Path) -> None:
+    blocked = tmp_path / "docs"
+    blocked.write_text("a file where the docs folder should be")
+    result = _background(blocked)
+    [problem] = result["problems"]
+    assert problem.startswith("data docs not written (") and "docs/clean/" in problem
+    assert "Error" in problem  # the child's exception, named
+    assert "data docs not written" in result["stderr"]  # logged as a warning too

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,19 @@ def test_console_script_help_runs() -> None:
     )
     assert result.returncode == 0
     assert "validate" in result.stdout
+
+
+@pytest.mark.integration
+def test_data_prep_alone_loads_no_training_or_registry_library(tmp_path: Path) -> None:
+    # Data prep runs for real; its data-docs page is drawn by a child process, so
+    # great_expectations stays out of this one too.
+    env = {**os.environ, "STACKS_TEST_LAKE": str(tmp_path / "lake")}
+    argv = ["run", "data_prep", "-s", str(STACKS / "quickstart.yaml"), "-e", "test"]
+    argv += ["--runner", "direct"]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    modules = set(json.loads(out.rsplit("MODULES=", 1)[1]))
+    assert "deltalake" in modules
+    assert not modules & {"torch", "lightning", "mlflow", "great_expectations", "prefect"}
+    assert list((tmp_path / "lake" / "_reports" / "data_docs").rglob("*.html"))

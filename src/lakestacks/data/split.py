@@ -6,13 +6,16 @@ old ones. The split is stored with the rows, in the ``_split`` column.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from lakestacks.data.tables import read_table
 from lakestacks.errors import UserError
 
-__all__ = ["SPLITS", "SPLIT_COLUMN", "assign_split", "split_counts"]
+__all__ = ["SPLITS", "SPLIT_COLUMN", "assign_split", "read_split", "split_counts"]
 
 SPLIT_COLUMN = "_split"
 SPLITS = ("train", "validation", "test")
@@ -67,3 +70,27 @@ def split_counts(table: pa.Table) -> dict[str, int]:
     counts = pc.value_counts(table[SPLIT_COLUMN]).to_pylist()
     found = {c["values"]: c["counts"] for c in counts}
     return {name: int(found.get(name, 0)) for name in SPLITS}
+
+
+def read_split(
+    table_path: str,
+    split: str,
+    columns: Sequence[str] | None = None,
+    version: int | None = None,
+) -> pa.Table:
+    """Rows of one split (``train``, ``validation`` or ``test``) of a split table.
+
+    Only ``columns`` are returned (all when ``None``); the split column is read for the
+    filter only.
+
+    Example:
+        >>> read_split("/lake/churn/customers", "test", ["tenure", "churned"])  # doctest: +SKIP
+    """
+    wanted = None if columns is None else list(dict.fromkeys(columns))
+    table = read_table(
+        table_path,
+        version=version,
+        columns=None if wanted is None else list(dict.fromkeys([*wanted, SPLIT_COLUMN])),
+        filter=pc.field(SPLIT_COLUMN) == split,
+    )
+    return table.select(wanted) if wanted is not None else table

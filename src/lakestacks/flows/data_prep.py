@@ -21,7 +21,7 @@ from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
 from lakestacks.data.tables import TableWrite, table_info, write_table, write_tables
 from lakestacks.errors import UserError
 from lakestacks.flows._runner import Runner
-from lakestacks.quality import ValidationReport, report_rows, validate, write_data_docs
+from lakestacks.quality import ValidationReport, report_rows, start_data_docs, validate
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import split_table
@@ -216,19 +216,17 @@ def write_quarantine(
 def record_validations(
     resolved: ResolvedStack, reports: dict[str, ValidationReport], wrote: dict[str, int]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Append each report to ``_validations`` and write its data-docs page, pass or fail."""
+    """Append each report to ``_validations`` and start drawing its data-docs page, pass or fail."""
     cat = resolved.catalog
     docs_dir = Path(resolved.runtime.lake) / "_reports" / "data_docs"
-    summaries, docs = [], []
-    for name, report in reports.items():
-        if not report.results:
-            continue
+    summaries = []
+    done = [r for r in reports.values() if r.results]
+    for report in done:
+        name = report.table
         version = wrote.get(cat.qualify(name))
         rows = report_rows(report, version)
         path = cat.table_path(VALIDATIONS_TABLE)
         write_table(path, rows, mode="append")  # rows have one fixed schema
-        if "://" not in resolved.runtime.lake:
-            docs.append(str(write_data_docs(report, docs_dir)))
         failed = [r.expectation for r in report.results if not r.success]
         summaries.append(
             {
@@ -240,4 +238,6 @@ def record_validations(
                 "version": version,
             }
         )
-    return summaries, docs
+    local = "://" not in resolved.runtime.lake
+    docs = start_data_docs(done, docs_dir) if local else []  # api.run waits for them
+    return summaries, [str(p) for p in docs]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakestacks import registry
+from lakestacks.data.split import read_split
 from lakestacks.errors import UserError
 from lakestacks.evaluation import compute_metrics, load_custom_metrics
 from lakestacks.flows._records import record_decisions
@@ -19,7 +20,7 @@ from lakestacks.flows._runner import Runner
 from lakestacks.flows.training import TrainingResult
 from lakestacks.gates import decide
 from lakestacks.spec import ResolvedStack
-from lakestacks.training import encode_target, read_split
+from lakestacks.training.features import encode_target
 
 __all__ = ["EvaluationResult", "evaluation"]
 

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 from lakestacks.quality._arrow import NATIVE
 from lakestacks.quality._validate import validate
-from lakestacks.quality.report import (
-    VALIDATIONS_SCHEMA,
-    CheckResult,
-    ValidationReport,
-    report_rows,
-    write_data_docs,
-)
+from lakestacks.quality.docs import start_data_docs, wait_for_data_docs, write_data_docs
+from lakestacks.quality.report import VALIDATIONS_SCHEMA, CheckResult, ValidationReport, report_rows
 
 __all__ = [
     "NATIVE",
@@ -25,6 +20,8 @@ __all__ = [
     "CheckResult",
     "ValidationReport",
     "report_rows",
+    "start_data_docs",
     "validate",
+    "wait_for_data_docs",
     "write_data_docs",
 ]

@@ -1,5 +1,5 @@
 """Validation results: one :class:`CheckResult` per check, a :class:`ValidationReport` per table,
-their rows for the ``_validations`` Delta table and their data-docs page."""
+their rows for the ``_validations`` Delta table (their data-docs pages: ``quality.docs``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa  # no stubs ship with pyarrow
@@ -18,7 +17,6 @@ __all__ = [
     "CheckResult",
     "ValidationReport",
     "report_rows",
-    "write_data_docs",
 ]
 
 Engine = Literal["arrow", "great_expectations"]
@@ -197,36 +195,6 @@ def report_rows(report: ValidationReport, table_version: int | None) -> pa.Table
         "engine": [r.engine for r in results],
     }
     return pa.Table.from_pydict(columns, schema=VALIDATIONS_SCHEMA)
-
-
-def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
-    """Render a validation as a Great Expectations data-docs page.
-
-    The page is GX's own (its ``ValidationResultsPageRenderer`` and ``DefaultJinjaPageView``),
-    built from the report's results whichever engine computed them. Nothing is written outside
-    ``directory`` and nothing is fetched (the page links GX's CSS and scripts from CDNs, as GX's
-    own pages do, for the browser to load).
-
-    Args:
-        report: The validation to render.
-        directory: Folder of the data docs; the page goes to
-            ``<directory>/<table>/<started:%Y%m%dT%H%M%S>-<run_id[:8]>.html``.
-
-    Returns:
-        The path of the page.
-
-    Example:
-        >>> write_data_docs(report, ".lake/_data_docs")  # doctest: +SKIP
-        PosixPath('.lake/_data_docs/features/20250101T120000-5c1d0e2a.html')
-    """
-    from lakestacks.quality._gx import render_html
-
-    html = render_html(report)
-    started = report.started.astimezone(dt.UTC)
-    path = Path(directory) / report.table / f"{started:%Y%m%dT%H%M%S}-{report.run_id[:8]}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html, encoding="utf-8")
-    return path
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -309,7 +309,7 @@ def load_model(name: str, version: int) -> LoadedModel:
     import mlflow.pyfunc
 
     get_version(name, version)  # a clear error for an unknown model or version
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True):
         # Unpickling our model class re-runs MLflow's advice on predict's type hints.
         warnings.simplefilter("ignore", UserWarning)
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")

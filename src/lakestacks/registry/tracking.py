@@ -117,7 +117,8 @@ def _pyfunc_class() -> type:
     import pandas as pd
 
     # MLflow advises type hints on predict when the class is made; ours has a signature.
-    with warnings.catch_warnings():
+    # MLflow re-enables that warning inside ("once"), so it is recorded and dropped.
+    with warnings.catch_warnings(record=True):
         warnings.simplefilter("ignore", UserWarning)
 
         class PredictorModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
@@ -162,7 +163,7 @@ def log_predictor(
     active = mlflow.active_run()
     if active is None or active.info.run_id != run.run_id:
         raise RuntimeError("log_predictor needs its run to be the active one")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True):
         # MLflow's hints (type hints on predict, integer columns) are advice for hand-written
         # models; ours has an explicit signature, typed for nulls by the caller.
         warnings.simplefilter("ignore", UserWarning)

@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakestacks.training.data import TabularBatches, TabularDataModule, batch_loader, read_split
+    from lakestacks.training.data import TabularBatches, TabularDataModule, batch_loader
     from lakestacks.training.features import (
         FeatureEncoder,
         Task,
@@ -39,7 +39,6 @@ __all__ = [
     "infer_task",
     "make_trainer",
     "quiet_lightning",
-    "read_split",
     "train",
 ]
 
@@ -47,7 +46,6 @@ _HOME = {
     "TabularBatches": "data",
     "TabularDataModule": "data",
     "batch_loader": "data",
-    "read_split": "data",
     "FeatureEncoder": "features",
     "Task": "features",
     "encode_target": "features",

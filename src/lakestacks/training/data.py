@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
-import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, IterableDataset
@@ -24,7 +23,7 @@ from lakestacks.data.tables import read_table, table_info
 from lakestacks.errors import UserError
 from lakestacks.training.features import FeatureEncoder, Task, encode_target
 
-__all__ = ["TabularBatches", "TabularDataModule", "batch_loader", "read_split"]
+__all__ = ["TabularBatches", "TabularDataModule", "batch_loader"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -89,30 +88,6 @@ def batch_loader(
     dataset = TabularBatches(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
     # batch_size=None: items are whole batches; workers would only add IPC for in-memory data.
     return DataLoader(dataset, batch_size=None, num_workers=0)
-
-
-def read_split(
-    table_path: str,
-    split: str,
-    columns: Sequence[str] | None = None,
-    version: int | None = None,
-) -> pa.Table:
-    """Rows of one split (``train``, ``validation`` or ``test``) of a split table.
-
-    Only ``columns`` are returned (all when ``None``); the split column is read for the
-    filter only.
-
-    Example:
-        >>> read_split("/lake/churn/customers", "test", ["tenure", "churned"])  # doctest: +SKIP
-    """
-    wanted = None if columns is None else list(dict.fromkeys(columns))
-    table = read_table(
-        table_path,
-        version=version,
-        columns=None if wanted is None else list(dict.fromkeys([*wanted, SPLIT_COLUMN])),
-        filter=pc.field(SPLIT_COLUMN) == split,
-    )
-    return table.select(wanted) if wanted is not None else table
 
 
 @dataclass(frozen=True)
