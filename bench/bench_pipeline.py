@@ -36,7 +36,7 @@ GOAL = 1.25
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
-EPOCHS = re.compile(r"\((?:classification|regression),\s+(\d+)\s+epochs\)")
+EPOCHS = re.compile(r"\((?:classification|regression),\s+(\d+)\s+epochs[,)]")
 
 
 def _env() -> dict[str, str]:

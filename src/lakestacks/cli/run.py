@@ -73,7 +73,7 @@ def render_outcome(outcome: RunOutcome) -> None:
         rows = ", ".join(f"{k} {v:,}" for k, v in t.rows.items())
         inputs = ", ".join(f"{k} v{v}" for k, v in t.inputs.items())
         console.print(
-            f"trained {t.model}/{t.version} ({t.task}, {t.epochs} epochs) on {inputs}"
+            f"trained {t.model}/{t.version} ({t.task}, {t.epochs} epochs, {t.device}) on {inputs}"
             + (f": {rows}" if rows else "")
         )
     if outcome.evaluation is not None and outcome.evaluation.metrics:

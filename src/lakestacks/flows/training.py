@@ -13,7 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -25,7 +25,10 @@ from lakestacks.flows._runner import Runner
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import model_short_name, split_table
-from lakestacks.training import TabularDataModule, TrainedModel, infer_task, train
+from lakestacks.training.features import infer_task
+
+if TYPE_CHECKING:
+    from lakestacks.training import TrainedModel
 
 __all__ = ["TrainingResult", "model_name", "training", "training_table"]
 
@@ -45,6 +48,7 @@ class TrainingResult:
     rows: dict[str, int]
     epochs: int
     features: list[str]
+    device: str = "cpu"
     history: list[dict[str, float]] = field(default_factory=list)
     digest: str = ""
     git_sha: str | None = None
@@ -81,6 +85,9 @@ def fit(
     resolved: ResolvedStack, path: str, version: int, progress: bool
 ) -> tuple[TrainedModel, dict[str, int]]:
     """Read the pinned splits and train the stack's model; the model and rows per split."""
+    # Lightning and torch load here, not with the flows: data prep alone does not need them.
+    from lakestacks.training import TabularDataModule, train
+
     spec = resolved.stack
     section = spec.training
     assert section is not None  # noqa: S101
@@ -146,6 +153,7 @@ def log_and_register(
                 "model": section.model,
                 "task": trained.task,
                 "target": section.target,
+                "device": trained.device,
                 "features": trained.feature_columns,
                 **{f"param.{k}": v for k, v in section.params.items()},
                 **{f"trainer.{k}": v for k, v in section.trainer.model_dump(mode="json").items()},
@@ -178,6 +186,7 @@ def log_and_register(
         rows=rows,
         epochs=trained.epochs_run,
         features=list(trained.feature_columns),
+        device=trained.device,
         history=list(trained.history),
         digest=digest,
         git_sha=sha,

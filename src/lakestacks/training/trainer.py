@@ -251,6 +251,7 @@ class TrainedModel:
         best_checkpoint: Path of the best checkpoint, or ``None`` if none was saved.
         best_val_loss: The best ``val_loss``, or ``None``.
         history: Per-epoch metrics, e.g. ``{"train_loss": 0.5, "val_loss": 0.48}``.
+        device: Where it trained, e.g. ``cpu`` or ``cuda:0 (NVIDIA H100 80GB HBM3)``.
     """
 
     module: pl.LightningModule
@@ -261,6 +262,7 @@ class TrainedModel:
     best_checkpoint: str | None
     best_val_loss: float | None
     history: list[dict[str, float]] = field(default_factory=list)
+    device: str = "cpu"
 
     def predictor(self) -> TabularPredictor:
         """A picklable predictor over this model and its encoder.
@@ -372,6 +374,10 @@ def train(
         best_loss = float(score) if score is not None else None
         state = torch.load(best_path, map_location="cpu", weights_only=True)
         module.load_state_dict(state["state_dict"])
+    device = trainer.strategy.root_device
+    where = str(device)
+    if device.type == "cuda":
+        where += f" ({torch.cuda.get_device_name(device)})"
     module = module.cpu().eval()
     return TrainedModel(
         module=module,
@@ -382,4 +388,5 @@ def train(
         best_checkpoint=best_path,
         best_val_loss=best_loss,
         history=history,
+        device=where,
     )
