@@ -9,6 +9,9 @@ A short, full training run (200,000 generated customers split 70/10/20, MLPClass
   of the best checkpoint.
 Rate = train rows x epochs / seconds, median of BENCH_RUNS runs each, variants alternated
 after one warm-up. Goal: datamodule reaches at least 0.9x the in-memory rate.
+
+BENCH_ACCELERATOR (default ``cpu``) and BENCH_BATCH (default 256) measure other set-ups, e.g.
+``BENCH_ACCELERATOR=gpu BENCH_BATCH=4096`` on a GPU machine.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 ROWS = int(os.environ.get("BENCH_ROWS", "200000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 EPOCHS = 3
+ACCELERATOR = os.environ.get("BENCH_ACCELERATOR", "cpu")
+BATCH = int(os.environ.get("BENCH_BATCH", "256"))
 MODEL = "lakestacks.training.tabular:MLPClassifier"
 
 
@@ -38,7 +43,7 @@ def main() -> None:
         {
             "model": MODEL,
             "target": "churned",
-            "trainer": {"max_epochs": EPOCHS, "accelerator": "cpu", "batch_size": 256},
+            "trainer": {"max_epochs": EPOCHS, "accelerator": ACCELERATOR, "batch_size": BATCH},
         }
     )
     spec = section.trainer
@@ -92,7 +97,7 @@ def main() -> None:
     rate = {k: train_rows * EPOCHS / s for k, s in seconds.items()}
     print(
         f"{ROWS:,} rows ({train_rows:,} train), {n_features} encoded features, {EPOCHS} epochs, "
-        f"batch {spec.batch_size}, median of {RUNS}"
+        f"batch {spec.batch_size}, {ACCELERATOR}, median of {RUNS}"
     )
     print(f"{'variant':34} {'seconds':>8} {'samples/s':>10}")
     print(
