@@ -160,3 +160,14 @@ def test_infer_task() -> None:
     assert infer_task(MLPRegressor(n_features=2), "classification") == "classification"
     with pytest.raises(ValueError, match="task"):
         infer_task(MLPRegressor, "ranking")
+
+
+def test_a_regression_target_is_standardized_and_scaled_back() -> None:
+    encoder = FeatureEncoder.fit(pa.table({"x": [1.0, 2.0]}), ["x"])
+    y = np.array([300.0, 500.0, 700.0], dtype=np.float32)
+    scaled = encoder.with_target(y)
+    assert scaled.scale_target(y).tolist() == pytest.approx([-1.2247, 0.0, 1.2247], abs=1e-4)
+    assert scaled.unscale_target(scaled.scale_target(y)).tolist() == pytest.approx(y.tolist())
+    again = FeatureEncoder.from_dict(json.loads(json.dumps(scaled.to_dict())))
+    assert again == scaled and again.target == pytest.approx((500.0, 163.299), abs=1e-3)
+    assert encoder.scale_target(y) is y  # no target learned (classification): unchanged

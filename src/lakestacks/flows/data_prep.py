@@ -97,7 +97,7 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
     """
     spec, cat = resolved.stack, resolved.catalog
     data = spec.data
-    search = [str(resolved.base_dir)]
+    search = resolved.search_path
     result = DataPrepResult()
     tables: dict[str, pa.Table] = {}
     for name, source in data.sources.items():

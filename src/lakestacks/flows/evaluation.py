@@ -69,7 +69,7 @@ def score(
         raise UserError(f"the test split of {trained.table} is empty; set data.split.test > 0")
     y_true = encode_target(test[training.target], trained.task)  # type: ignore[arg-type]
     frame = test.to_pandas()  # each model takes the columns of its signature
-    custom = load_custom_metrics(section, [str(resolved.base_dir)])
+    custom = load_custom_metrics(section, resolved.search_path)
 
     def metrics_of(version: int) -> dict[str, float]:
         model = registry.load_model(trained.model, version)
@@ -98,7 +98,7 @@ def judge(
         metrics,
         champion_metrics,
         champion_version=champion,
-        search_path=[str(resolved.base_dir)],
+        search_path=resolved.search_path,
     )
     records = [d.to_record() for d in decisions]
     failed = any(not d.passed for d in decisions)

@@ -99,7 +99,7 @@ def _approve_and_deploy(resolved: ResolvedStack, runner: Runner, ev: EvaluationR
 def _preflight(resolved: ResolvedStack) -> None:
     """Import the user's model, metric and gate functions before any table or version is
     written, so a broken reference fails the run with nothing half-done."""
-    spec, search = resolved.stack, [str(resolved.base_dir)]
+    spec, search = resolved.stack, resolved.search_path
     if spec.training is not None:
         load_ref(spec.training.model, search)
     if spec.evaluation is not None:

@@ -91,7 +91,7 @@ def fit(
     spec = resolved.stack
     section = spec.training
     assert section is not None  # noqa: S101
-    search = [str(resolved.base_dir)]
+    search = resolved.search_path
     model_cls = load_ref(section.model, search)
     task = infer_task(model_cls, section.task)
     exclude = [spec.data.split.by] if spec.data.split else []

@@ -17,7 +17,14 @@ from typing import Any
 
 from lakestacks.errors import UserError
 
-__all__ = ["check_ref", "find_module", "load_ref"]
+__all__ = ["check_ref", "code_search_path", "find_module", "load_ref"]
+
+
+def code_search_path(base_dir: Path) -> list[str]:
+    """Where a stack's own modules are looked for: its folder, then its ``src/`` (a project
+    made by ``stacks init`` keeps its package there), so nothing needs installing first."""
+    src = base_dir / "src"
+    return [str(base_dir), *([str(src)] if src.is_dir() else [])]
 
 
 def find_module(module: str, search_path: Sequence[str]) -> ModuleSpec | None:

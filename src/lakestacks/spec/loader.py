@@ -24,6 +24,7 @@ from pydantic.fields import FieldInfo
 from lakestacks.catalog import Catalog
 from lakestacks.errors import Problem, StackError, UserError
 from lakestacks.spec._base import resolve_local
+from lakestacks.spec._refs import code_search_path
 from lakestacks.spec._yaml import Loc, Positions, parse
 from lakestacks.spec.checks import cross_check
 from lakestacks.spec.environment import OVERLAY_SECTIONS, Environment
@@ -59,6 +60,11 @@ class ResolvedStack:
     def base_dir(self) -> Path:
         """The stack file's folder; relative paths and user modules resolve against it."""
         return self.path.parent
+
+    @property
+    def search_path(self) -> list[str]:
+        """Folders searched first for the stack's own modules (see ``code_search_path``)."""
+        return code_search_path(self.base_dir)
 
     @property
     def catalog(self) -> Catalog:
@@ -123,7 +129,7 @@ def load_stack(
     data = _interpolate(
         data, (), positions, os.environ if environ is None else environ, env, shown, problems
     )
-    context = {"base_dir": base_dir, "search_path": [str(base_dir)]}
+    context = {"base_dir": base_dir, "search_path": code_search_path(base_dir)}
     sections, failed, found = _validate_sections(data, context)
     unset = {p.path for p in problems}  # an unset variable's field fails its type check too
     problems += [

@@ -215,10 +215,13 @@ class TabularDataModule(pl.LightningDataModule):
                     else f"train split of {path} is empty; lower data.split.test/validation"
                 )
         encoder = FeatureEncoder.fit(parts["train"], features)
+        targets = {n: encode_target(p[self.target], self.task) for n, p in parts.items()}
+        if self.task == "regression":
+            encoder = encoder.with_target(targets["train"])
         tensors = {}
         for name, part in parts.items():
             x = torch.from_numpy(encoder.transform(part))
-            y = torch.from_numpy(encode_target(part[self.target], self.task))
+            y = torch.from_numpy(encoder.scale_target(targets[name]))
             tensors[name] = (x, y)
         self._loaded = _Loaded(version, features, encoder, tensors)
         return self._loaded

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -170,6 +170,29 @@ class FeatureEncoder:
     """
 
     columns: tuple[EncodedColumn, ...] = field(default_factory=tuple)
+    # A regression target's train mean and std: models learn the standardized target (an
+    # MLP on prices in the hundreds barely moves in a few epochs) and predictions are
+    # scaled back. None for classification.
+    target: tuple[float, float] | None = None
+
+    def with_target(self, y: npt.NDArray[np.float32]) -> FeatureEncoder:
+        """This encoder, also standardizing a regression target as learned from ``y``."""
+        std = float(y.std()) if len(y) else 1.0
+        return replace(self, target=(float(y.mean()) if len(y) else 0.0, std if std > 0 else 1.0))
+
+    def scale_target(self, y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The target as the model learns it."""
+        if self.target is None:
+            return y
+        mean, std = self.target
+        return ((y - mean) / std).astype(np.float32)
+
+    def unscale_target(self, y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """A model's output back in the target's units."""
+        if self.target is None:
+            return y
+        mean, std = self.target
+        return (y * std + mean).astype(np.float32)
 
     @classmethod
     def fit(cls, table: pa.Table, columns: Sequence[str]) -> FeatureEncoder:
@@ -257,7 +280,10 @@ class FeatureEncoder:
                 columns.append({"name": c.name, "kind": c.kind, "mean": c.mean, "std": c.std})
             else:
                 columns.append({"name": c.name, "kind": c.kind, "categories": list(c.categories)})
-        return {"format": _FORMAT, "columns": columns}
+        out: dict[str, Any] = {"format": _FORMAT, "columns": columns}
+        if self.target is not None:
+            out["target"] = {"mean": self.target[0], "std": self.target[1]}
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureEncoder:
@@ -280,7 +306,9 @@ class FeatureEncoder:
                 )
             else:
                 raise ValueError(f"unknown column kind {c['kind']!r} in feature encoder")
-        return cls(tuple(columns))
+        target = data.get("target")
+        scale = (float(target["mean"]), float(target["std"])) if target else None
+        return cls(tuple(columns), scale)
 
 
 def _check_columns(table: pa.Table, columns: Sequence[str]) -> None:

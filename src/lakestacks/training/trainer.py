@@ -235,7 +235,8 @@ class TabularPredictor:
                 outputs.append(out.numpy())
         if not outputs:
             return np.zeros(0, dtype=np.float32)
-        return np.concatenate(outputs).astype(np.float32, copy=False)
+        scores = np.concatenate(outputs).astype(np.float32, copy=False)
+        return scores if self.task == "classification" else self.encoder.unscale_target(scores)
 
 
 @dataclass
