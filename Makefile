@@ -34,8 +34,8 @@ demo: $(STAMP)
 	$(BIN)/stacks run --stack stacks/quickstart.yaml
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench flows
+	$(BIN)/ruff format --check src tests bench flows
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

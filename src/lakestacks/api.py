@@ -29,12 +29,15 @@ if TYPE_CHECKING:
         TrainingResult,
     )
     from lakestacks.registry import Move, RegisteredModelInfo
+    from lakestacks.scaffold import InitResult, UpdateReport
 
 __all__ = [
     "FLOWS_BUILT",
     "RunOutcome",
+    "add_ci",
     "approve",
     "build_plan",
+    "init",
     "json_schema",
     "lineage",
     "load_stack",
@@ -47,6 +50,7 @@ __all__ = [
     "table_history",
     "table_show",
     "tables",
+    "update",
 ]
 
 # Flows `stacks run` can execute today; the plan lists the others as later releases.
@@ -384,3 +388,49 @@ def table_history(
     from lakestacks.data.tables import history
 
     return history(_table_path(_load(path, env), name))
+
+
+def init(
+    name: str,
+    template: str = "tabular-classifier",
+    ci: str = "github",
+    directory: str | Path | None = None,
+    *,
+    force: bool = False,
+    interactive: bool = False,
+    config: str | Path | None = None,
+) -> InitResult:
+    """Make a new project from a template (``stacks init``).
+
+    Args:
+        name: The project's name; its package is the name with ``-`` as ``_``.
+        template: ``tabular-classifier`` or ``regression``.
+        ci: ``github``, ``gitlab`` or ``none``.
+        directory: Where the project goes; default ``./NAME``.
+        force: Write into a folder that is not empty.
+        interactive: Ask the template's questions in the terminal.
+        config: A YAML file of answers to the template's questions.
+
+    Example:
+        >>> api.init("churn", ci="none").path  # doctest: +SKIP
+        PosixPath('churn')
+    """
+    from lakestacks.scaffold import init_project
+
+    return init_project(
+        name, template, ci, directory, force=force, interactive=interactive, config=config
+    )
+
+
+def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitResult:
+    """Add GitHub Actions or GitLab CI (``flavour``) to a project made by ``stacks init``."""
+    from lakestacks.scaffold import add_ci as add
+
+    return add(project, flavour, force=force)
+
+
+def update(project: str | Path = ".") -> UpdateReport:
+    """Bring this lakestacks' template into a project, keeping its edits (``stacks update``)."""
+    from lakestacks.scaffold import update_project
+
+    return update_project(project)

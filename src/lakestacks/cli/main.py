@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakestacks import __version__
-from lakestacks.cli import models, run, tables, validate
+from lakestacks.cli import models, project, run, tables, validate
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command()(project.init)
+app.add_typer(project.add_app, name="add")
+app.command()(project.update)
 app.command()(validate.validate)
 app.command()(validate.plan)
 app.command()(validate.schema)

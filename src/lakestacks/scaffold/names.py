@@ -38,7 +38,7 @@ def package_name(name: str) -> str:
             "and where it goes with --dir"
         )
     if any(c.isspace() for c in name):
-        raise UserError(f"{name!r} has a space, which a Python package cannot{instead}")
+        raise UserError(f"{name!r} has a space, which a package name cannot hold{instead}")
     if name != name.lower() and _NAME.match(name.lower()):
         raise UserError(f"{name!r} has capitals; project names are lowercase{instead}")
     if not _NAME.match(name):
@@ -53,8 +53,9 @@ def package_name(name: str) -> str:
             f"use e.g. {package + '_model'!r} or {'my_' + package!r}"
         )
     if package in sys.stdlib_module_names or package in _TAKEN:
+        owner = "Python's own" if package in sys.stdlib_module_names else "the"
         raise UserError(
-            f"{name!r} would shadow the {package!r} module the project needs; "
+            f"{name!r} would shadow {owner} {package!r} module, which the project imports; "
             f"use e.g. {package + '_model'!r}"
         )
     return package
