@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakestacks.errors import UserError
+
+# Project scaffolding is light to import (Copier loads inside), so it is re-exported as is:
+# `api.init` is `stacks init`, `api.add_ci` is `stacks add ci`, `api.update` is `stacks update`.
+from lakestacks.scaffold import add_ci
+from lakestacks.scaffold import init_project as init
+from lakestacks.scaffold import update_project as update
 from lakestacks.spec import DEFAULT_ENV, ResolvedStack, Stage, build_plan, json_schema
 from lakestacks.spec import load_stack as _load
 
@@ -29,7 +35,6 @@ if TYPE_CHECKING:
         TrainingResult,
     )
     from lakestacks.registry import Move, RegisteredModelInfo
-    from lakestacks.scaffold import InitResult, UpdateReport
 
 __all__ = [
     "FLOWS_BUILT",
@@ -388,49 +393,3 @@ def table_history(
     from lakestacks.data.tables import history
 
     return history(_table_path(_load(path, env), name))
-
-
-def init(
-    name: str,
-    template: str = "tabular-classifier",
-    ci: str = "github",
-    directory: str | Path | None = None,
-    *,
-    force: bool = False,
-    interactive: bool = False,
-    config: str | Path | None = None,
-) -> InitResult:
-    """Make a new project from a template (``stacks init``).
-
-    Args:
-        name: The project's name; its package is the name with ``-`` as ``_``.
-        template: ``tabular-classifier`` or ``regression``.
-        ci: ``github``, ``gitlab`` or ``none``.
-        directory: Where the project goes; default ``./NAME``.
-        force: Write into a folder that is not empty.
-        interactive: Ask the template's questions in the terminal.
-        config: A YAML file of answers to the template's questions.
-
-    Example:
-        >>> api.init("churn", ci="none").path  # doctest: +SKIP
-        PosixPath('churn')
-    """
-    from lakestacks.scaffold import init_project
-
-    return init_project(
-        name, template, ci, directory, force=force, interactive=interactive, config=config
-    )
-
-
-def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitResult:
-    """Add GitHub Actions or GitLab CI (``flavour``) to a project made by ``stacks init``."""
-    from lakestacks.scaffold import add_ci as add
-
-    return add(project, flavour, force=force)
-
-
-def update(project: str | Path = ".") -> UpdateReport:
-    """Bring this lakestacks' template into a project, keeping its edits (``stacks update``)."""
-    from lakestacks.scaffold import update_project
-
-    return update_project(project)
