@@ -141,6 +141,8 @@ def test_add_ci_to_a_project_made_without_it(tmp_path: Path) -> None:
     assert list(state["ci"]) == ["github"] and ".github/workflows/ci.yml" in state["files"]
     again = stacks("add", "ci", "github", "--dir", str(project), cwd=tmp_path)
     assert again.returncode == 2 and "already has github CI" in again.stderr
+    none = stacks("add", "ci", "none", "--dir", str(project), cwd=tmp_path)
+    assert none.returncode == 2 and "unknown CI 'none'; choose github, gitlab\n" in none.stderr
 
 
 def _newer_template(tmp: Path, edit: tuple[str, str]) -> dict[str, str]:

@@ -97,7 +97,7 @@ def update(project: ProjectOption = Path("."), as_json: JsonOption = False) -> N
         ):
             for path in paths:
                 typer.echo(f"  {label}: {path}")
-        if not any(dataclasses.astuple(report)[3:]):
+        if report.unchanged:
             typer.echo("  nothing to change: the project has the template's latest changes")
     if report.conflicts:
         raise UserError(

@@ -131,14 +131,16 @@ def wait_for_data_docs(timeout: float = WAIT_SECONDS) -> list[str]:
         os.close(job.errors)
         if status != 0:
             names = ", ".join(str(p) for p in job.paths if not p.exists())
-            why = why or (f"took over {timeout:.0f} s" if status == -9 else f"exit status {status}")
+            why = why or (
+                f"took over {timeout:.0f} s" if status is None else f"exit status {status}"
+            )
             problems.append(f"data docs not written ({names}): {why}")
             _log.warning(problems[-1])
     return problems
 
 
-def _wait(pid: int, deadline: float) -> int:
-    """The child's exit status; it is killed once the deadline passes."""
+def _wait(pid: int, deadline: float) -> int | None:
+    """The child's exit status, or None when it ran past the deadline and was killed."""
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -146,7 +148,7 @@ def _wait(pid: int, deadline: float) -> int:
         if time.monotonic() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            return -9
+            return None
         time.sleep(0.02)
 
 

@@ -51,6 +51,12 @@ class UpdateReport:
     kept: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
 
+    @property
+    def unchanged(self) -> bool:
+        """True when the template brought nothing the project lacked."""
+        changes = (self.updated, self.merged, self.added, self.removed, self.kept)
+        return not any((*changes, self.conflicts))
+
 
 def init_project(
     name: str,
@@ -89,14 +95,14 @@ def init_project(
             f"{dest} is not empty; choose another --dir, or add --force to write the "
             "project's files into it (files of the same name are replaced)"
         )
-    given = _config_answers(config, template, flavours)
-    answers = {
-        **given.pop("template", {}),
+    fixed = {
         "project_name": name,
         "package": package,
         "lakestacks_version": __version__,
         **dict(TEMPLATES[template].fixed),
     }
+    given = _config_answers(config, template, flavours, set(fixed))
+    answers = {**given.pop("template", {}), **fixed}
     rendered = render(template, answers, given, interactive=interactive)
     _write(dest, rendered.files)
     ProjectState(template, __version__, rendered.answers, rendered.ci_answers, rendered.files).save(
@@ -109,9 +115,8 @@ def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitRes
     """Add a CI flavour (``github`` or ``gitlab``) to a project made by ``stacks init``."""
     dest = Path(project)
     state = ProjectState.load(dest)
-    [flavour] = _flavours(flavour) or [""]
-    if not flavour:
-        raise UserError(f"choose a CI flavour: {', '.join(CI_FLAVOURS)}")
+    if flavour not in CI_FLAVOURS:
+        raise UserError(f"unknown CI {flavour!r}; choose {', '.join(CI_FLAVOURS)}")
     if flavour in state.ci:
         raise UserError(f"{dest} already has {flavour} CI; `stacks update` refreshes it")
     ci = {**state.ci, flavour: {}}
@@ -187,7 +192,7 @@ def _flavours(ci: str) -> list[str]:
 
 
 def _config_answers(
-    config: str | Path | None, template: str, flavours: list[str]
+    config: str | Path | None, template: str, flavours: list[str], fixed: set[str]
 ) -> dict[str, dict[str, Any]]:
     """``--config`` answers split by template: ``{"template": {...}, "github": {...}}``."""
     out: dict[str, dict[str, Any]] = {"template": {}, **{f: {} for f in flavours}}
@@ -203,7 +208,6 @@ def _config_answers(
     root = resources_root()
     owners = {"template": questions(root / "templates" / TEMPLATES[template].folder)}
     owners.update({f: questions(root / "ci" / f) for f in flavours})
-    fixed = {"project_name", "package", "lakestacks_version", *dict(TEMPLATES[template].fixed)}
     for key, value in data.items():
         where = [o for o, asked in owners.items() if key in asked and key not in fixed]
         if not where:

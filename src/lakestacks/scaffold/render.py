@@ -102,9 +102,8 @@ def render(
     with tempfile.TemporaryDirectory(prefix="lakestacks-init-") as tmp:
         out = Path(tmp) / "project"
         used = _copier(folder, out, answers, interactive)
-        flows = root / "flows"
-        for entry in sorted(flows.glob("*.py")):
-            (out / "flows").mkdir(parents=True, exist_ok=True)
+        (out / "flows").mkdir(exist_ok=True)
+        for entry in sorted((root / "flows").glob("*.py")):
             shutil.copyfile(entry, out / "flows" / entry.name)
         ci_used = {f: _copier(root / "ci" / f, out, a, interactive) for f, a in ci.items()}
         files = {

@@ -177,8 +177,8 @@ class FeatureEncoder:
 
     def with_target(self, y: npt.NDArray[np.float32]) -> FeatureEncoder:
         """This encoder, also standardizing a regression target as learned from ``y``."""
-        std = float(y.std()) if len(y) else 1.0
-        return replace(self, target=(float(y.mean()) if len(y) else 0.0, std if std > 0 else 1.0))
+        std = float(y.std())  # a constant target keeps its scale: nothing to divide by
+        return replace(self, target=(float(y.mean()), std if std > 0 else 1.0))
 
     def scale_target(self, y: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """The target as the model learns it."""
