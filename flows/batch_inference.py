@@ -2,7 +2,8 @@
 
 Scores the stack's `deployment.batch.input` table with `models:/NAME@champion` into its
 `output` table, stamped with the model version. Run it by hand with
-`python flows/batch_inference.py [ENV]`.
+`python flows/batch_inference.py [ENV]`. Keep the signature: deployments pass `stack` and
+`env`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from prefect import flow
 
 from lakestacks import api
 
-STACK = Path(__file__).resolve().parents[1] / "stack.yaml"
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 @flow(name="batch_inference")
-def batch_inference(env: str = "dev") -> str:
+def batch_inference(stack: str = "stack.yaml", env: str = "dev") -> str:
     """Score the batch input with the current champion; the run's status."""
-    return api.run(STACK, "batch_inference", env).status
+    return api.run(PROJECT / stack, "batch_inference", env).status
 
 
 if __name__ == "__main__":
-    print(batch_inference.fn(*sys.argv[1:2]))  # noqa: T201 - a script's answer
+    print(batch_inference.fn(env=(sys.argv[1:] or ["dev"])[0]))  # noqa: T201 - a script's answer

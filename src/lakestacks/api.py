@@ -29,10 +29,13 @@ if TYPE_CHECKING:
         BatchResult,
         DataPrepResult,
         Decision,
+        DeployPlan,
         EvaluationResult,
         PipelineResult,
         Runner,
+        ServerState,
         TrainingResult,
+        Triggered,
     )
     from lakestacks.registry import Move, RegisteredModelInfo
 
@@ -42,6 +45,7 @@ __all__ = [
     "add_ci",
     "approve",
     "build_plan",
+    "deploy",
     "init",
     "json_schema",
     "lineage",
@@ -52,9 +56,14 @@ __all__ = [
     "resolved_document",
     "rollback",
     "run",
+    "server_start",
+    "server_status",
+    "server_stop",
     "table_history",
     "table_show",
     "tables",
+    "trigger",
+    "undeploy",
     "update",
 ]
 
@@ -393,3 +402,90 @@ def table_history(
     from lakestacks.data.tables import history
 
     return history(_table_path(_load(path, env), name))
+
+
+def deploy(
+    path: str | Path = "stack.yaml", env: str = DEFAULT_ENV, dry_run: bool = False
+) -> DeployPlan:
+    """Create or update the Prefect deployments of the stack's flows in an environment.
+
+    The plan compares what the stack wants (flows, cron schedules, work pool, parameters,
+    version from git) with what the server holds; ``dry_run`` only returns it. Deploying
+    twice with nothing changed writes nothing.
+
+    Example:
+        >>> [(c.action, c.deployment) for c in api.deploy(env="prod").changes]  # doctest: +SKIP
+        [('add', 'pipeline/churn-prod'), ('add', 'batch_inference/churn-prod')]
+    """
+    from lakestacks.flows import deployments
+
+    deploy_plan = deployments.plan(_load(path, env))
+    return deploy_plan if dry_run else deployments.apply(deploy_plan)
+
+
+def undeploy(
+    path: str | Path = "stack.yaml", env: str = DEFAULT_ENV, dry_run: bool = False
+) -> DeployPlan:
+    """Remove the stack's deployments (and their schedules) in an environment.
+
+    Example:
+        >>> api.undeploy(env="prod").count("remove")  # doctest: +SKIP
+        2
+    """
+    from lakestacks.flows import deployments
+
+    return deployments.undeploy(_load(path, env), dry_run=dry_run)
+
+
+def trigger(
+    flow: str = "pipeline",
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
+    wait: bool = False,
+    timeout: float | None = None,
+) -> Triggered:
+    """Start a run of one of the stack's deployments; from a flow, it is linked as a subflow.
+
+    Example:
+        >>> api.trigger("pipeline", env="prod", wait=True).state  # doctest: +SKIP
+        'COMPLETED'
+    """
+    from lakestacks.flows import deployments
+
+    return deployments.trigger(_load(path, env), flow, wait=wait, timeout=timeout)
+
+
+def server_start(port: int = 4200, pool: str = "process", ui: bool = True) -> ServerState:
+    """Start a local Prefect server and process worker on loopback (only the worker when
+    ``PREFECT_API_URL`` is set).
+
+    Example:
+        >>> api.server_start(port=0).url  # doctest: +SKIP
+        'http://127.0.0.1:40123/api'
+    """
+    from lakestacks.flows import server
+
+    return server.start(port=port, pool=pool, ui=ui)
+
+
+def server_stop() -> ServerState | None:
+    """Stop the local worker and server by PID; None when none was started.
+
+    Example:
+        >>> api.server_stop()  # doctest: +SKIP
+    """
+    from lakestacks.flows import server
+
+    return server.stop()
+
+
+def server_status() -> ServerState | None:
+    """The local server and worker, or None when `stacks server start` was not run.
+
+    Example:
+        >>> api.server_status().healthy  # doctest: +SKIP
+        True
+    """
+    from lakestacks.flows import server
+
+    return server.status()

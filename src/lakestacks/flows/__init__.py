@@ -8,10 +8,12 @@ inner loop, and what unit tests use). Prefect is imported only by the Prefect ru
 from lakestacks.flows._runner import RUNNERS, DirectRunner, Runner, choose_runner, run_flow
 from lakestacks.flows.batch_inference import BatchResult, batch_inference
 from lakestacks.flows.data_prep import DataGateFailed, DataPrepResult, data_prep
+from lakestacks.flows.deployments import DeployPlan, Triggered
 from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.lineage import lineage
 from lakestacks.flows.pipeline import STAGE_FLOWS, PipelineResult, pipeline, stage
 from lakestacks.flows.promotion import Decision, approval, approve, deploy, reject, rollback
+from lakestacks.flows.server import ServerState
 from lakestacks.flows.training import TrainingResult, training
 
 __all__ = [
@@ -21,11 +23,14 @@ __all__ = [
     "DataGateFailed",
     "DataPrepResult",
     "Decision",
+    "DeployPlan",
     "DirectRunner",
     "EvaluationResult",
     "PipelineResult",
     "Runner",
+    "ServerState",
     "TrainingResult",
+    "Triggered",
     "approval",
     "approve",
     "batch_inference",

@@ -23,6 +23,7 @@ __all__ = [
     "DECISIONS_TABLE",
     "audit",
     "audit_events",
+    "git",
     "git_sha",
     "record_decisions",
     "stack_digest",
@@ -71,11 +72,11 @@ def stack_digest(resolved: ResolvedStack) -> str:
     return hashlib.sha256(resolved.path.read_bytes()).hexdigest()[:12]
 
 
-def git_sha(folder: Path) -> str | None:
-    """The commit checked out in ``folder``'s repository, or None outside a repository."""
+def git(folder: Path, *args: str) -> str | None:
+    """``git ARGS`` run in ``folder``: its output, or None outside a repository or on error."""
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607 - git from PATH, as a user runs it
+        done = subprocess.run(  # noqa: S603 - fixed git subcommands
+            ["git", *args],  # noqa: S607 - git from PATH, as a user runs it
             cwd=folder,
             capture_output=True,
             text=True,
@@ -84,8 +85,13 @@ def git_sha(folder: Path) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    sha = done.stdout.strip()
-    return sha if done.returncode == 0 and sha else None
+    out = done.stdout.strip()
+    return out if done.returncode == 0 and out else None
+
+
+def git_sha(folder: Path) -> str | None:
+    """The commit checked out in ``folder``'s repository, or None outside a repository."""
+    return git(folder, "rev-parse", "HEAD")
 
 
 def record_decisions(

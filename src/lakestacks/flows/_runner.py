@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,14 +70,25 @@ class PrefectRunner(DirectRunner):
 
 
 def choose_runner(requested: str, api_url: str | None) -> Literal["prefect", "direct"]:
-    """Resolve ``auto``: Prefect when an API is configured, else direct."""
+    """Resolve ``auto``: Prefect when an API is configured or a flow run is under way, else
+    direct."""
     if requested not in RUNNERS:
         from lakestacks.errors import UserError
 
         raise UserError(f"unknown runner {requested!r}; use one of: {', '.join(RUNNERS)}")
     if requested == "auto":
-        return "prefect" if (api_url or os.environ.get("PREFECT_API_URL")) else "direct"
+        configured = api_url or os.environ.get("PREFECT_API_URL")
+        return "prefect" if configured or _in_flow_run() else "direct"
     return "prefect" if requested == "prefect" else "direct"
+
+
+def _in_flow_run() -> bool:
+    """True inside a Prefect flow run; cheap when Prefect was never imported."""
+    if "prefect.context" not in sys.modules:
+        return False
+    from prefect.context import FlowRunContext
+
+    return FlowRunContext.get() is not None
 
 
 def _quiet_prefect() -> None:
@@ -110,13 +122,18 @@ def run_flow(
     os.environ.setdefault("DO_NOT_TRACK", "1")
     _quiet_prefect()
     from prefect import flow
+    from prefect.context import FlowRunContext
+
+    prefect_runner = PrefectRunner()
+    if FlowRunContext.get() is not None:
+        # Called from a flow run (a deployed `flows/*.py` entrypoint on a worker): the steps
+        # become tasks of that run instead of a nested flow run of their own.
+        return body(prefect_runner), prefect_runner
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         temporary_settings,
     )
-
-    prefect_runner = PrefectRunner()
 
     def _body() -> Any:
         return body(prefect_runner)

@@ -34,7 +34,21 @@ class Environment(SpecModel):
     registry_uri: str | None = Field(
         None, description="MLflow registry URI; default: tracking_uri."
     )
-    work_pool: str | None = Field(None, description="Prefect work pool for deployments.")
+    work_pool: str | None = Field(
+        None,
+        description="Prefect work pool that runs this environment's deployments; default "
+        "'process' (created as a process pool on first deploy).",
+    )
+    working_dir: str | None = Field(
+        None,
+        description="Where the project lives on the workers (e.g. '/app' in a Kubernetes "
+        "image); default: this stack's folder, for a worker on this machine.",
+    )
+    job_variables: dict[str, Any] | None = Field(
+        None,
+        description="Job variables of the work pool's base job template, e.g. "
+        "{image: ghcr.io/acme/churn:1.2, namespace: ml} for Kubernetes.",
+    )
     prefect_api_url: str | None = Field(
         None, description="Prefect API of this environment; default: PREFECT_API_URL or local."
     )

@@ -46,6 +46,8 @@ class Runtime:
     registry_uri: str
     work_pool: str | None
     prefect_api_url: str | None
+    working_dir: str | None = None
+    job_variables: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -476,6 +478,8 @@ def _runtime(stack: Stack, env: str, base_dir: Path) -> Runtime:
         registry_uri=_absolute_sqlite(spec.registry_uri, base_dir) or tracking,
         work_pool=spec.work_pool,
         prefect_api_url=spec.prefect_api_url,
+        working_dir=spec.working_dir,
+        job_variables=spec.job_variables,
     )
 
 
