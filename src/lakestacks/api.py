@@ -143,6 +143,7 @@ class RunOutcome:
     steps: list[tuple[str, float]] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     not_built: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> str:
@@ -156,6 +157,7 @@ def run(
     env: str = DEFAULT_ENV,
     runner: str = "auto",
     progress: bool = False,
+    resume: bool = False,
 ) -> RunOutcome:
     """Run the pipeline or one flow of a stack.
 
@@ -166,6 +168,8 @@ def run(
         runner: ``auto`` (Prefect when an API is configured, else direct), ``prefect`` or
             ``direct``.
         progress: Show Lightning's progress bar while training.
+        resume: Reuse the data prep and training an earlier run completed with the same
+            stack, code and data (the pipeline only).
 
     Raises:
         DataGateFailed: a data gate in enforce mode failed (exit code 2).
@@ -180,6 +184,8 @@ def run(
         raise UserError(
             f"unknown flow {flow!r}; flows of this stack: pipeline, {', '.join(stages)}"
         )
+    if resume and flow != "pipeline":
+        raise UserError(f"--resume applies to the pipeline, not to the {flow} flow alone")
     from lakestacks.flows import choose_runner, pipeline, run_flow, stage
     from lakestacks.quality import wait_for_data_docs
 
@@ -189,7 +195,7 @@ def run(
 
     def body(r: Runner) -> PipelineResult:
         if flow == "pipeline":
-            return pipeline(resolved, r, progress)
+            return pipeline(resolved, r, progress, resume=resume)
         return stage(resolved, r, flow, progress)
 
     try:
@@ -211,6 +217,7 @@ def run(
         exit_code=result.exit_code,
         steps=used.timings,
         stages=result.stages,
+        resumed=result.resumed,
         not_built=[s for s in stages if s not in FLOWS_BUILT] if flow == "pipeline" else [],
     )
 

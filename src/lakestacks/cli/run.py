@@ -42,17 +42,25 @@ def run(
             "else direct; prefect; direct.",
         ),
     ] = "auto",
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Reuse the data prep and training an earlier (failed) run completed with the "
+            "same stack, code and data.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run the pipeline or one flow; exit 3 when a gate rejects, 4 when awaiting approval."""
     from lakestacks import api
 
     if as_json:
-        outcome = api.run(stack, flow, env, runner)
+        outcome = api.run(stack, flow, env, runner, resume=resume)
         emit_json({**dataclasses.asdict(outcome), "message": outcome.message})
     else:
         progress = sys.stderr.isatty()
-        outcome = api.run(stack, flow, env, runner, progress=progress)
+        outcome = api.run(stack, flow, env, runner, progress=progress, resume=resume)
         render_outcome(outcome)
     if outcome.exit_code:
         raise fail(outcome.message, outcome.exit_code)
@@ -66,6 +74,11 @@ def render_outcome(outcome: RunOutcome) -> None:
     console = Console()
     title = f"{outcome.flow} ({outcome.runner} runner, env {outcome.env})"
     console.print(f"[bold]{title}[/bold]")
+    if outcome.resumed:
+        console.print(
+            f"resumed: {', '.join(outcome.resumed)} reused from an earlier run "
+            "(same stack, code and data)"
+        )
     if outcome.data_prep is not None:
         _render_prep(console, outcome)
     if outcome.training is not None:

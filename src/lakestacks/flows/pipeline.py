@@ -14,12 +14,13 @@ from typing import Any
 from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.evaluation import load_custom_metrics
+from lakestacks.flows import resume as cache
 from lakestacks.flows._runner import Runner
 from lakestacks.flows.batch_inference import BatchResult, batch_inference
 from lakestacks.flows.data_prep import DataPrepResult, data_prep
 from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.promotion import Decision, approval, deploy
-from lakestacks.flows.training import TrainingResult, model_name, training
+from lakestacks.flows.training import TrainingResult, model_name, training, training_inputs
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 
@@ -44,6 +45,7 @@ class PipelineResult:
     champion: int | None = None
     status: str = "done"
     stages: list[str] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -52,9 +54,16 @@ class PipelineResult:
 
 
 def pipeline(
-    resolved: ResolvedStack, runner: Runner, progress: bool = False, start: str = "data_prep"
+    resolved: ResolvedStack,
+    runner: Runner,
+    progress: bool = False,
+    start: str = "data_prep",
+    resume: bool = False,
 ) -> PipelineResult:
     """Run the stages in order from ``start``; stop at a rejection or a pending approval.
+
+    With ``resume``, data prep and training that an earlier run completed with the same
+    inputs are reused instead of run again (see :mod:`lakestacks.flows.resume`).
 
     Example:
         >>> result, _ = run_flow("churn", lambda r: pipeline(s, r), "direct")  # doctest: +SKIP
@@ -65,27 +74,73 @@ def pipeline(
     _preflight(resolved)
     out = PipelineResult()
     if start == "data_prep":
-        out.data_prep = data_prep(resolved, runner)
+        key = cache.data_prep_key(resolved)
+        reused = cache.reuse_data_prep(resolved, key) if resume else None
+        out.data_prep = reused or data_prep(resolved, runner)
+        if reused:
+            out.resumed.append("data_prep")
+        else:
+            cache.record(resolved, "data_prep", key, out.data_prep)
         out.stages.append("data_prep")
     if spec.training is None:
         return out
-    out.training = training(resolved, runner, progress)
+    out.training = _train(resolved, runner, progress, resume, out)
     out.stages.append("training")
-    if spec.evaluation is not None:
-        out.evaluation = evaluation(resolved, runner, out.training)
-        out.stages.append("evaluation")
+    done = _earlier_decision(out.training) if "training" in out.resumed else None
+    if done is not None:
+        out.decision = done
     else:
-        out.evaluation = _no_gates(resolved, out.training)
-    out.decision = _approve_and_deploy(resolved, runner, out.evaluation)
-    out.stages.append("approval")
-    if out.decision.status == "promoted":
-        out.stages.append("deployment")
+        if spec.evaluation is not None:
+            out.evaluation = evaluation(resolved, runner, out.training)
+            out.stages.append("evaluation")
+        else:
+            out.evaluation = _no_gates(resolved, out.training)
+        out.decision = _approve_and_deploy(resolved, runner, out.evaluation)
+        out.stages.append("approval")
+        if out.decision.status == "promoted":
+            out.stages.append("deployment")
     out.status = out.decision.status
     if out.status in ("promoted", "kept") and spec.deployment and spec.deployment.batch:
         out.batch = batch_inference(resolved, runner)
         out.stages.append("batch_inference")
     out.champion = registry.alias_version(out.training.model, registry.CHAMPION)
     return out
+
+
+def _train(
+    resolved: ResolvedStack, runner: Runner, progress: bool, resume: bool, out: PipelineResult
+) -> TrainingResult:
+    """Train, or with ``resume`` reuse a version trained on the same inputs and code."""
+    if resume:
+        reused = cache.reuse_training(
+            resolved, cache.training_key(resolved, training_inputs(resolved))
+        )
+        if reused is not None:
+            out.resumed.append("training")
+            return reused
+    trained = training(resolved, runner, progress)
+    cache.record(resolved, "training", cache.training_key(resolved, trained.inputs), trained)
+    return trained
+
+
+def _earlier_decision(trained: TrainingResult) -> Decision | None:
+    """What an earlier run decided for a reused version that is already the champion or
+    awaits approval: judging it again would compare it with itself or approve it twice."""
+    info = registry.get_version(trained.model, trained.version)
+    status = info.tags.get(f"{TAG}status")
+    champion = registry.alias_version(trained.model, registry.CHAMPION)
+    name, version = trained.model, trained.version
+    if status == "champion" and champion == version:
+        return Decision(
+            "promoted", name, version, champion, champion,
+            f"v{version} is the champion (promoted by the run being resumed)",
+        )  # fmt: skip
+    if status == "awaiting_approval":
+        return Decision(
+            "awaiting_approval", name, version, champion, champion,
+            f"v{version} still awaits approval: stacks approve {name} {version} --by NAME",
+        )  # fmt: skip
+    return None
 
 
 def _approve_and_deploy(resolved: ResolvedStack, runner: Runner, ev: EvaluationResult) -> Decision:

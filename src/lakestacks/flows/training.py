@@ -30,7 +30,7 @@ from lakestacks.training.features import infer_task
 if TYPE_CHECKING:
     from lakestacks.training import TrainedModel
 
-__all__ = ["TrainingResult", "model_name", "training", "training_table"]
+__all__ = ["TrainingResult", "model_name", "training", "training_inputs", "training_table"]
 
 TAG = registry.TAG
 
@@ -212,14 +212,8 @@ def _input_example(
     return example.astype(dict.fromkeys(nullable_ints, "float64"))
 
 
-def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) -> TrainingResult:
-    """Train, log and register the stack's model: the training flow's body.
-
-    Example:
-        >>> result, _ = run_flow("training", lambda r: training(s, r), "direct")  # doctest: +SKIP
-        >>> result.version  # doctest: +SKIP
-        1
-    """
+def training_inputs(resolved: ResolvedStack) -> dict[str, int]:
+    """The training table and the version training would read now."""
     cat = resolved.catalog
     table = training_table(resolved)
     path = cat.table_path(table)
@@ -228,8 +222,20 @@ def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) ->
             f"training table {cat.qualify(table)} does not exist in lake "
             f"{resolved.runtime.lake}; run `stacks run data_prep` first"
         )
-    version = table_info(path).version
-    inputs = {cat.qualify(table): version}
+    return {cat.qualify(table): table_info(path).version}
+
+
+def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) -> TrainingResult:
+    """Train, log and register the stack's model: the training flow's body.
+
+    Example:
+        >>> result, _ = run_flow("training", lambda r: training(s, r), "direct")  # doctest: +SKIP
+        >>> result.version  # doctest: +SKIP
+        1
+    """
+    inputs = training_inputs(resolved)
+    path = resolved.catalog.table_path(training_table(resolved))
+    version = next(iter(inputs.values()))
     start = time.perf_counter()
     fitted = runner.step("train", fit, resolved, path, version, progress)
     seconds = time.perf_counter() - start
