@@ -98,6 +98,7 @@ def deploy(resolved: ResolvedStack, decision: Decision) -> Decision:
     try:
         move = registry.promote(name, version, decision.champion_before)
     except registry.PromotionRefused as err:
+        registry.set_version_tags(name, version, {f"{TAG}status": "promotion_refused"})
         audit(
             cat,
             runtime.env,
