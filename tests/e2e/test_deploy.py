@@ -115,6 +115,13 @@ def test_deploy_trigger_redeploy_plan_undeploy_on_a_real_server_and_worker(
     assert models[0]["aliases"] == {"champion": 1}
     assert _task_names(url, run["flow_run_id"]) >= {"train", "gates", "deployment", "batch score"}
 
+    # A flow can start another deployment (as monitoring will start the pipeline); the
+    # triggered run is linked to it as a subflow.
+    triggered = _trigger_from_a_flow(url, project)
+    assert triggered.state == "COMPLETED", triggered
+    assert triggered.deployment == "batch_inference/churn-test"
+    assert _parent_task_run(url, triggered.flow_run_id) is not None
+
     # 4. Re-deploying with nothing changed changes nothing on the server.
     again = ok(cli("deploy", "--env", "test", "--json", cwd=project, home=home))
     assert {c["action"] for c in again["changes"]} == {"keep"}
@@ -180,3 +187,27 @@ def test_deploy_without_a_server_says_how_to_get_one(tmp_path: Path, home: Path)
     assert done.returncode == 2
     assert "stacks server start" in done.stderr and "PREFECT_API_URL" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _trigger_from_a_flow(url: str, project: Path) -> Any:
+    from prefect import flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from lakestacks import api
+
+    @flow(name="retrain-on-drift")
+    def starter() -> Any:
+        return api.trigger("batch_inference", project / "stack.yaml", "test", wait=True)
+
+    with temporary_settings({PREFECT_API_URL: url}):
+        return starter()
+
+
+def _parent_task_run(url: str, flow_run_id: str) -> Any:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(flow_run_id)).parent_task_run_id
