@@ -107,7 +107,16 @@ def read_table(
         if missing:
             raise UserError(f"table {path} has no column(s) {', '.join(missing)}")
     dataset = table.to_pyarrow_dataset()
-    return dataset.to_table(columns=list(columns) if columns else None, filter=filter)
+    names = list(columns) if columns else None
+    try:
+        return dataset.to_table(columns=names, filter=filter)
+    except pa.ArrowNotImplementedError:
+        if filter is None:
+            raise
+        # Files that a delta-rs MERGE wrote keep strings as string_view, and pyarrow cannot
+        # push a filter on them down (no string vs string_view kernel): filter after reading.
+        rows = dataset.to_table().filter(filter)
+        return rows.select(names) if names else rows
 
 
 def _check_schema(
