@@ -112,6 +112,8 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
             "registry_uri": runtime.registry_uri,
             "work_pool": runtime.work_pool,
             "prefect_api_url": runtime.prefect_api_url,
+            "working_dir": runtime.working_dir,
+            "job_variables": runtime.job_variables,
         }
     }
     body = resolved.stack.model_dump(
