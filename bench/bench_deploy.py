@@ -39,7 +39,7 @@ def _server_seconds(url: str, flow_run_id: str) -> tuple[float, float]:
 
     with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
         run = client.read_flow_run(UUID(flow_run_id))
-    assert run.start_time and run.end_time and run.expected_start_time  # noqa: S101
+    assert run.start_time and run.end_time and run.expected_start_time
     wait = (run.start_time - run.expected_start_time).total_seconds()
     return wait, (run.end_time - run.start_time).total_seconds()
 
