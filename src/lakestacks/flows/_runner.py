@@ -17,7 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
-__all__ = ["RUNNERS", "DirectRunner", "PrefectRunner", "Runner", "choose_runner", "run_flow"]
+__all__ = [
+    "RUNNERS",
+    "DirectRunner",
+    "PrefectRunner",
+    "Runner",
+    "choose_runner",
+    "quiet_prefect",
+    "run_flow",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -91,12 +99,14 @@ def _in_flow_run() -> bool:
     return FlowRunContext.get() is not None
 
 
-def _quiet_prefect() -> None:
-    """Keep Prefect off the console: our CLI prints one summary, or one line on error.
+def quiet_prefect() -> None:
+    """Keep Prefect quiet: no telemetry, and off the console (our CLI prints one summary).
 
     Run states and logs still go to the Prefect API; only the console handlers are raised
     (Prefect reads PREFECT_LOGGING_[PATH]_[KEY] overrides when it sets up logging).
     """
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
         os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "CRITICAL")
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
@@ -118,9 +128,7 @@ def run_flow(
     if runner == "direct":
         direct = DirectRunner()
         return body(direct), direct
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    _quiet_prefect()
+    quiet_prefect()
     from prefect import flow
     from prefect.context import FlowRunContext
 

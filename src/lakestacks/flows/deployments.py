@@ -13,15 +13,16 @@ writes nothing: deploying twice changes nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakestacks.errors import UserError
 from lakestacks.flows import server as local_server
 from lakestacks.flows._records import git
-from lakestacks.flows._runner import _quiet_prefect
+from lakestacks.flows._runner import quiet_prefect
 from lakestacks.spec import ResolvedStack
 
 if TYPE_CHECKING:
@@ -201,8 +202,6 @@ def wanted(resolved: ResolvedStack) -> list[WantedDeployment]:
 def api_url(resolved: ResolvedStack) -> str:
     """The Prefect API to deploy to: the environment's ``prefect_api_url``, else
     ``PREFECT_API_URL``, else the server `stacks server start` runs."""
-    import os
-
     url = (
         resolved.runtime.prefect_api_url
         or os.environ.get("PREFECT_API_URL")
@@ -218,24 +217,23 @@ def api_url(resolved: ResolvedStack) -> str:
 
 @contextmanager
 def _client(url: str) -> Iterator[SyncPrefectClient]:
-    import os
-
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    _quiet_prefect()
+    quiet_prefect()
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as c:
+    with temporary_settings(updates={PREFECT_API_URL: url}), ExitStack() as stack:
         try:
-            c.api_healthcheck()
+            client = stack.enter_context(get_client(sync_client=True))
+            problem = client.api_healthcheck()
         except httpx.HTTPError as err:
+            problem = err
+        if problem is not None:
             raise UserError(
-                f"cannot reach the Prefect API at {url} ({err}); start it (`stacks server "
+                f"cannot reach the Prefect API at {url} ({problem}); start it (`stacks server "
                 "start`) or point PREFECT_API_URL at a running server"
-            ) from None
-        yield c
+            )
+        yield client
 
 
 def _owned(client: SyncPrefectClient, resolved: ResolvedStack) -> list[Any]:

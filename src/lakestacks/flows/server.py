@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
     return process.pid
 
 
-def _wait(ready: Any, pid: int, what: str, log: Path, timeout: float) -> None:
+def _wait(ready: Callable[[], bool], pid: int, what: str, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if not _alive(pid) or time.monotonic() > deadline:
