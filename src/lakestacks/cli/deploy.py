@@ -20,6 +20,7 @@ from lakestacks.cli._common import (
 
 if TYPE_CHECKING:
     from lakestacks.flows import DeployPlan, ServerState
+    from lakestacks.flows.deployments import Action
 
 __all__ = ["deploy", "server_app", "trigger", "undeploy"]
 
@@ -32,6 +33,12 @@ DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the plan against the server; change nothing.")
 ]
 _SIGNS = {"add": "+", "change": "~", "remove": "-", "keep": "="}
+# How a plan's counts read before (dry run) and after the change.
+_COUNTED: dict[Action, tuple[str, str]] = {
+    "add": ("to add", "added"),
+    "change": ("to change", "changed"),
+    "remove": ("to remove", "removed"),
+}
 
 
 def _plan_json(deploy_plan: DeployPlan, dry_run: bool) -> dict[str, Any]:
@@ -68,9 +75,7 @@ def _render_plan(deploy_plan: DeployPlan, dry_run: bool, verb: str) -> None:
         else:
             detail = f"schedule {c.schedule}" if c.schedule else "no schedule"
         lines.append(f"  {_SIGNS[c.action]} {what}  {detail}")
-    labels = {"add": ("to add", "added"), "change": ("to change", "changed")}
-    labels["remove"] = ("to remove", "removed")
-    counts = [(deploy_plan.count(a), label) for a, label in labels.items()]  # type: ignore[arg-type]
+    counts = [(deploy_plan.count(a), label) for a, label in _COUNTED.items()]
     if deploy_plan.empty:
         lines.append("no changes: the server matches the stack")
     elif dry_run:

@@ -19,6 +19,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
 __all__ = [
     "RUNNERS",
+    "TELEMETRY_OFF",
     "DirectRunner",
     "PrefectRunner",
     "Runner",
@@ -30,6 +31,8 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 RUNNERS: tuple[str, ...] = ("auto", "prefect", "direct")
+# Prefect's telemetry switches, for this process and every Prefect process we start.
+TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
 class Runner(Protocol):
@@ -105,8 +108,8 @@ def quiet_prefect() -> None:
     Run states and logs still go to the Prefect API; only the console handlers are raised
     (Prefect reads PREFECT_LOGGING_[PATH]_[KEY] overrides when it sets up logging).
     """
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
     for handler in ("CONSOLE", "CONSOLE_FLOW_RUNS", "CONSOLE_TASK_RUNS"):
         os.environ.setdefault(f"PREFECT_LOGGING_HANDLERS_{handler}_LEVEL", "CRITICAL")
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)

@@ -236,14 +236,33 @@ def _client(url: str) -> Iterator[SyncPrefectClient]:
         yield client
 
 
-def _owned(client: SyncPrefectClient, resolved: ResolvedStack) -> list[Any]:
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+def _owned(client: SyncPrefectClient, resolved: ResolvedStack) -> dict[str, Any]:
+    """The server's deployments of this stack and environment, by ``flow/name``."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterTags,
+        FlowFilter,
+        FlowFilterId,
+    )
 
     owned = DeploymentFilter(tags=DeploymentFilterTags(all_=_owner_tags(resolved)))
-    return list(client.read_deployments(deployment_filter=owned))
+    found = client.read_deployments(deployment_filter=owned)
+    if not found:
+        return {}
+    ids = list({d.flow_id for d in found})
+    flows = client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
+    names = {f.id: f.name for f in flows}
+    return {f"{names.get(d.flow_id, '?')}/{d.name}": d for d in found}
 
 
-def _current_fields(client: SyncPrefectClient, deployment: Any) -> dict[str, Any]:
+def _removals(owned: dict[str, Any]) -> list[Change]:
+    return [
+        Change("remove", name, _current_fields(d)["schedule"], deployment_id=str(d.id))
+        for name, d in sorted(owned.items())
+    ]
+
+
+def _current_fields(deployment: Any) -> dict[str, Any]:
     schedules = [s for s in deployment.schedules or [] if s.active]
     cron = getattr(schedules[0].schedule, "cron", None) if schedules else None
     zone = getattr(schedules[0].schedule, "timezone", None) if schedules else None
@@ -270,16 +289,6 @@ def _current_fields(client: SyncPrefectClient, deployment: Any) -> dict[str, Any
     }
 
 
-def _flow_names(client: SyncPrefectClient, deployments: list[Any]) -> dict[Any, str]:
-    from prefect.client.schemas.filters import FlowFilter, FlowFilterId
-
-    ids = list({d.flow_id for d in deployments})
-    if not ids:
-        return {}
-    flows = client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=ids)))
-    return {f.id: f.name for f in flows}
-
-
 def plan(resolved: ResolvedStack, url: str | None = None) -> DeployPlan:
     """Compare the wanted deployments with the server's: what to add, change and remove.
 
@@ -299,9 +308,7 @@ def plan(resolved: ResolvedStack, url: str | None = None) -> DeployPlan:
             create_pool = False
         except ObjectNotFound:
             create_pool = True
-        have = _owned(client, resolved)
-        names = _flow_names(client, have)
-        current = {f"{names.get(d.flow_id, '?')}/{d.name}": d for d in have}
+        current = _owned(client, resolved)
         changes = []
         for w in want:
             found = current.pop(w.full_name, None)
@@ -309,13 +316,11 @@ def plan(resolved: ResolvedStack, url: str | None = None) -> DeployPlan:
             if found is None:
                 changes.append(Change("add", w.full_name, schedule, wanted=w))
                 continue
-            now = _current_fields(client, found)
+            now = _current_fields(found)
             diff = {k: (now.get(k), v) for k, v in w.fields().items() if now.get(k) != v}
             action: Action = "change" if diff else "keep"
             changes.append(Change(action, w.full_name, schedule, diff, w, str(found.id)))
-        for full_name, d in sorted(current.items()):
-            was = _current_fields(client, d)["schedule"]
-            changes.append(Change("remove", full_name, was, deployment_id=str(d.id)))
+        changes += _removals(current)  # what is left is no longer wanted
     return DeployPlan(resolved.stack.name, resolved.runtime.env, url, pool, create_pool, changes)
 
 
@@ -377,17 +382,7 @@ def undeploy(resolved: ResolvedStack, url: str | None = None, dry_run: bool = Fa
 
     url = url or api_url(resolved)
     with _client(url) as client:
-        have = _owned(client, resolved)
-        names = _flow_names(client, have)
-        changes = [
-            Change(
-                "remove",
-                f"{names.get(d.flow_id, '?')}/{d.name}",
-                _current_fields(client, d)["schedule"],
-                deployment_id=str(d.id),
-            )
-            for d in have
-        ]
+        changes = _removals(_owned(client, resolved))
         if not dry_run:
             for change in changes:
                 client.delete_deployment(UUID(str(change.deployment_id)))

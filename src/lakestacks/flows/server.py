@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lakestacks.errors import UserError
+from lakestacks.flows._runner import TELEMETRY_OFF
 
 __all__ = [
     "DEFAULT_POOL",
@@ -40,13 +41,13 @@ __all__ = [
 DEFAULT_PORT = 4200
 DEFAULT_POOL = "process"
 _STATE = "server.json"
+_LIVE = ("server_alive", "worker_alive", "healthy")  # found out on reading, never stored
 
 
 def quiet_env() -> dict[str, str]:
     """Variables that turn off telemetry and tips, for every Prefect process we start."""
     return {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
+        **TELEMETRY_OFF,
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PREFECT_CLI_PROMPT": "false",
     }
@@ -106,7 +107,7 @@ def _read_state() -> ServerState | None:
     if not path.is_file():
         return None
     data: dict[str, Any] = json.loads(path.read_text())
-    known = set(ServerState.__dataclass_fields__) - {"server_alive", "worker_alive", "healthy"}
+    known = set(ServerState.__dataclass_fields__) - set(_LIVE)
     state = ServerState(**{k: v for k, v in data.items() if k in known})
     state.server_alive = state.external or _alive(state.server_pid)
     state.worker_alive = _alive(state.worker_pid)
@@ -117,11 +118,7 @@ def _read_state() -> ServerState | None:
 def _write_state(state: ServerState) -> None:
     path = _home() / _STATE
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        k: v
-        for k, v in asdict(state).items()
-        if k not in ("server_alive", "worker_alive", "healthy")
-    }
+    data = {k: v for k, v in asdict(state).items() if k not in _LIVE}
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(data, indent=2))
     partial.replace(path)
