@@ -7,6 +7,7 @@ the functions that need them, so importing this module stays cheap.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         Triggered,
     )
     from lakestacks.registry import Move, RegisteredModelInfo
+    from lakestacks.serving import ServeSummary
 
 __all__ = [
     "FLOWS_BUILT",
@@ -46,6 +48,7 @@ __all__ = [
     "approve",
     "build_plan",
     "deploy",
+    "hash_token",
     "init",
     "json_schema",
     "lineage",
@@ -56,6 +59,7 @@ __all__ = [
     "resolved_document",
     "rollback",
     "run",
+    "serve",
     "server_start",
     "server_status",
     "server_stop",
@@ -498,3 +502,39 @@ def server_status() -> ServerState | None:
     from lakestacks.flows import server
 
     return server.status()
+
+
+def serve(
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
+    models: Sequence[str] = (),
+    host: str | None = None,
+    port: int | None = None,
+    poll_seconds: float | None = None,
+    on_ready: Callable[[str, dict[str, Any]], None] | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> ServeSummary:
+    """Serve the stack's model (or ``models``) over REST until SIGINT or SIGTERM.
+
+    Args:
+        models: ``NAME``, ``NAME@alias`` or ``NAME/3``, each maybe ``=PERCENT``; refs of one
+            name become the arms of one endpoint, e.g. ``churn_model@challenger=10``.
+        host, port, poll_seconds: Override ``deployment.serving``'s; port 0 picks a free one.
+        on_ready: Called with the URL and what is served once the server answers.
+        on_event: Called with a line for each hot swap.
+
+    Example:
+        >>> api.serve("stacks/quickstart.yaml", port=8080)  # doctest: +SKIP
+    """
+    from lakestacks.serving import build_config
+    from lakestacks.serving import serve as run_server
+
+    config = build_config(_load(path, env), models, host, port, poll_seconds)
+    return run_server(config, on_ready, on_event)
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 of a bearer token, for ``deployment.serving.auth.tokens[].sha256``."""
+    from lakestacks.serving import hash_token as sha256
+
+    return sha256(token)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakestacks import __version__
-from lakestacks.cli import deploy, models, project, run, tables, validate
+from lakestacks.cli import deploy, models, project, run, serve, tables, validate
 
 __all__ = ["app", "main"]
 
@@ -34,6 +34,7 @@ app.command()(models.lineage)
 app.command()(models.approve)
 app.command()(models.reject)
 app.command()(models.rollback)
+app.command()(serve.serve)
 app.command()(deploy.deploy)
 app.command()(deploy.undeploy)
 app.command()(deploy.trigger)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lakestacks.spec._base import Name, SpecModel
 
-__all__ = ["BatchSpec", "DeploymentSection", "ServingSpec"]
+__all__ = [
+    "BatchSpec",
+    "DeploymentSection",
+    "InferenceLogSpec",
+    "ServingAuth",
+    "ServingSpec",
+    "ServingToken",
+]
 
 
 class BatchSpec(SpecModel):
@@ -19,6 +26,50 @@ class BatchSpec(SpecModel):
     mode: Literal["overwrite", "append"] = Field("overwrite", description="How output is written.")
 
 
+class ServingToken(SpecModel):
+    """A bearer token: give the token itself (usually ``${ENV_VAR}``) or its SHA-256."""
+
+    name: str = Field(min_length=1, max_length=64, description="Who holds it, e.g. 'ci'.")
+    token: str | None = Field(
+        None, min_length=16, description="The token, e.g. '${CHURN_TOKEN}'; hashed at start."
+    )
+    sha256: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The token's SHA-256 in hex (`stacks serve --hash-token` prints it).",
+    )
+    endpoints: list[Name] | None = Field(
+        None, description="Endpoints it may call (model short names); omit for all."
+    )
+    rate_limit: float | None = Field(
+        None, gt=0, description="Requests per second for this token; overrides serving's."
+    )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ServingToken:
+        if (self.token is None) == (self.sha256 is None):
+            raise ValueError(f"token {self.name!r}: give exactly one of 'token' and 'sha256'")
+        return self
+
+
+class ServingAuth(SpecModel):
+    """Bearer-token auth for the scoring routes, /version and /metrics."""
+
+    tokens: list[ServingToken] = Field(
+        min_length=1, description="The tokens; STACKS_SERVE_TOKENS adds more (comma-separated)."
+    )
+
+
+class InferenceLogSpec(SpecModel):
+    """How scored rows reach the inference table: a bounded queue, written in batches."""
+
+    queue_rows: int = Field(
+        100_000, ge=1, description="Rows held before requests get 503 (nothing is dropped)."
+    )
+    flush_rows: int = Field(5_000, ge=1, description="Write when this many rows wait.")
+    flush_seconds: float = Field(2.0, gt=0, description="Write at least this often.")
+
+
 class ServingSpec(SpecModel):
     """A REST endpoint for the champion."""
 
@@ -26,7 +77,33 @@ class ServingSpec(SpecModel):
         None, description="Log each scored row to this table; omit to log nothing."
     )
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on.")
-    port: int = Field(8080, ge=1, le=65535, description="Port to listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    traffic: dict[Name, float] = Field(
+        default_factory=lambda: {"champion": 100.0},
+        description="Percent of requests per alias, e.g. {champion: 90, challenger: 10}; "
+        "an alias that is not set gives its share to the others.",
+    )
+    auth: ServingAuth | None = Field(None, description="Bearer-token auth; omit for none.")
+    rate_limit: float | None = Field(
+        None, gt=0, description="Requests per second per token (per client without auth)."
+    )
+    max_request_bytes: int = Field(1_048_576, ge=1, description="Larger request bodies get 413.")
+    poll_seconds: float = Field(
+        10.0, gt=0, description="How often aliases are checked for a hot swap."
+    )
+    log: InferenceLogSpec = Field(
+        default_factory=InferenceLogSpec, description="Inference-table batching."
+    )
+
+    @model_validator(mode="after")
+    def _traffic_sums(self) -> ServingSpec:
+        total = sum(self.traffic.values())
+        if not self.traffic or any(v < 0 for v in self.traffic.values()) or abs(total - 100) > 1e-6:
+            raise ValueError(
+                f"traffic percentages must be >= 0 and add up to 100 (they add up to {total:g}); "
+                "e.g. {champion: 90, challenger: 10}"
+            )
+        return self
 
 
 class DeploymentSection(SpecModel):

@@ -1,0 +1,134 @@
+"""Run the app on uvicorn: bind first (so port 0 works and the URL is known), load the
+models, serve until SIGINT/SIGTERM, and shut down gracefully with the log flushed."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from lakestacks import registry
+from lakestacks.errors import UserError
+from lakestacks.serving.app import ServingApp
+from lakestacks.serving.config import ServeConfig
+from lakestacks.serving.endpoints import load_endpoints
+from lakestacks.serving.inference_log import InferenceLog, LogStats
+
+__all__ = ["ServeSummary", "running", "serve"]
+
+
+@dataclass(frozen=True)
+class ServeSummary:
+    """What a server did, for the summary after it stops."""
+
+    url: str
+    endpoints: dict[str, Any]
+    errors: dict[int, int]
+    log: LogStats | None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {host}:{port} ({err.strerror}); pick another --port (0: any free)"
+        ) from None
+    sock.listen(2048)
+    return sock
+
+
+def build(config: ServeConfig, on_event: Callable[[str], None] | None = None) -> ServingApp:
+    """Load the models and open the inference log: a ServingApp ready to run."""
+    registry.configure(config.tracking_uri, config.registry_uri)
+    endpoints = load_endpoints(config.endpoints, config.max_batch_rows)
+    log = InferenceLog(config.log) if config.log is not None else None
+    return ServingApp(config, endpoints, log, on_event)
+
+
+def _uvicorn(app: ServingApp, ready: Callable[[], None]) -> Any:
+    import importlib.util
+
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                ready()
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # uvicorn re-raises the signal after a graceful shutdown, which would kill the
+            # process before it reports; a second Ctrl+C still forces the exit.
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            self.should_exit = True
+
+    has = importlib.util.find_spec
+    config = uvicorn.Config(
+        app.asgi,
+        loop="uvloop" if has("uvloop") else "asyncio",
+        http="httptools" if has("httptools") else "h11",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+    return _Server(config)
+
+
+def _summary(app: ServingApp, url: str) -> ServeSummary:
+    return ServeSummary(url, app.describe()["endpoints"], dict(app.totals.errors), app.log_stats)
+
+
+def serve(
+    config: ServeConfig,
+    on_ready: Callable[[str, dict[str, Any]], None] | None = None,
+    on_event: Callable[[str], None] | None = None,
+) -> ServeSummary:
+    """Serve until SIGINT or SIGTERM; in-flight requests finish and the log is written.
+
+    ``on_ready(url, description)`` is called once the server answers.
+    """
+    logging.getLogger("lakestacks.serving").setLevel(logging.INFO)
+    sock = _bind(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    try:
+        app = build(config, on_event)
+        server = _uvicorn(app, lambda: on_ready(url, app.describe()) if on_ready else None)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return _summary(app, url)
+
+
+@contextlib.contextmanager
+def running(config: ServeConfig) -> Iterator[tuple[str, ServingApp]]:
+    """Serve in a background thread (for tests and notebooks); stops gracefully on exit."""
+    sock = _bind(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    app = build(config)
+    started = threading.Event()
+    server = _uvicorn(app, started.set)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        if not started.wait(60):
+            raise RuntimeError("the server did not start within 60 s")
+        yield f"http://{host}:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(60)
+        sock.close()
