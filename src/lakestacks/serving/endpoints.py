@@ -185,12 +185,9 @@ def load_endpoints(configs: tuple[EndpointConfig, ...], max_batch_rows: int) -> 
             model = registry.load_model(arm.model, version) if version is not None else None
             arms.append(Arm(arm, model, max_batch_rows))
         if all(a.model is None for a in arms):
-            wanted = ", ".join(f"@{a.alias}" for a in config.arms if a.alias)
-            raise UserError(
-                f"{config.arms[0].model} has no version at {wanted}; run the pipeline "
-                "(`stacks run`) or name a version, e.g. --model "
-                f"{config.name}/1"
-            )
+            first = config.arms[0]
+            registry.resolve(first.model, alias=first.alias)  # says which: model or alias
+            raise UserError(f"{first.model} has no version at @{first.alias}; run the pipeline")
         _check_signatures(config.name, arms)
         endpoints.append(Endpoint(config, arms))
     return endpoints

@@ -1,0 +1,380 @@
+"""`stacks serve` on a real loopback server: protocol, limits, auth, A/B, hot swap, the log.
+
+One project is trained once for the module: v1 is the champion and v2, trained with manual
+approval, is the challenger. Tests serve it with `serving.running` (uvicorn in a thread, real
+HTTP on 127.0.0.1) or as a `stacks serve` process, and read the inference table with delta-rs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from lakestacks import api, registry
+from lakestacks.data.tables import read_table, table_exists
+from lakestacks.serving import ServeConfig, build_config, hash_token, running
+from lakestacks.serving.config import LogConfig, TokenConfig
+from tests.e2e.conftest import Project
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MODEL = "main.churn.churn_model"
+STACKS = str(Path(sys.executable).parent / "stacks")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """v1 champion, v2 challenger (awaiting approval)."""
+    project = Project(tmp_path_factory.mktemp("serve"))
+    project.set("deployment.serving", {"inference_table": "inference_log"})
+    assert project.run().status == "promoted"
+    project.set("approval", {"mode": "manual"})
+    project.set("evaluation.mode", "dry_run")  # v2 waits for approval whatever it scores
+    project.set("training.trainer.seed", 2)
+    assert project.run().exit_code == 4
+    assert registry.alias_version(MODEL, registry.CHALLENGER) == 2
+    return project
+
+
+@pytest.fixture(scope="module")
+def rows(trained: Project) -> pd.DataFrame:
+    """Ten feature rows without nulls, as a client would send them."""
+    model = registry.load_model(MODEL, 1)
+    data = read_table(str(trained.lake / "main/churn/customers")).to_pandas()
+    return data[model.columns].dropna().head(10).reset_index(drop=True)
+
+
+def _config(project: Project, **changes: Any) -> ServeConfig:
+    config = build_config(api.load_stack(project.path), port=0, poll_seconds=0.2)
+    return dataclasses.replace(config, **changes)
+
+
+def _logged(config: ServeConfig) -> pd.DataFrame:
+    assert config.log is not None
+    if not table_exists(config.log.path):
+        return pd.DataFrame()
+    return read_table(config.log.path).to_pandas()
+
+
+@pytest.fixture
+def fresh_log(trained: Project, tmp_path: Path) -> LogConfig:
+    """An inference table of this test's own."""
+    return LogConfig(
+        str(tmp_path / "inference_log"), "main.churn.inference_log", 100_000, 5_000, 2.0
+    )
+
+
+def test_every_payload_format_scores_like_the_batch_path(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    expected = registry.load_model(MODEL, 1).predict(rows)["probability"].round(6).tolist()
+    records = json.loads(rows.to_json(orient="records"))
+    columns = {c: rows[c].tolist() for c in rows.columns}
+    bodies = {
+        "dataframe_split": {"dataframe_split": json.loads(rows.to_json(orient="split"))},
+        "dataframe_records": {"dataframe_records": records},
+        "instances": {"instances": records},
+        "inputs (columns)": {"inputs": columns},
+        "inputs (records)": {"inputs": records},
+        "inputs (rows)": {"inputs": rows.to_numpy().tolist()},
+    }
+    config = _config(trained, log=fresh_log)
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        for name, body in bodies.items():
+            got = http.post("/invocations", json=body)
+            assert got.status_code == 200, (name, got.text)
+            assert [round(p["probability"], 6) for p in got.json()["predictions"]] == expected, name
+            assert got.headers["x-stacks-model-version"] == "1"
+        csv = http.post(
+            "/invocations", content=rows.to_csv(index=False), headers={"content-type": "text/csv"}
+        )
+        assert [round(p["probability"], 6) for p in csv.json()["predictions"]] == expected
+        routed = http.post("/serving-endpoints/churn_model/invocations", json=bodies["instances"])
+        assert routed.status_code == 200
+        # MLflow's own client, unchanged: a DataFrame (dataframe_split), a list (inputs), JSON.
+        port = int(url.rsplit(":", 1)[1])
+        client = ScoringServerClient("127.0.0.1", port)
+        client.wait_server_ready(timeout=10)
+        assert (
+            json.loads(client.get_version())["endpoints"]["churn_model"]["champion"]["version"] == 1
+        )
+        for data in (rows, records, json.dumps({"dataframe_records": records})):
+            answer = client.invoke(data).get_predictions()
+            assert [round(p, 6) for p in answer["probability"]] == expected
+        assert http.get("/ping").status_code == 200 and http.get("/health").status_code == 200
+        spec = http.get("/openapi.json").json()
+        request = spec["paths"]["/serving-endpoints/churn_model/invocations"]["post"]
+        props = request["requestBody"]["content"]["application/json"]["schema"]["properties"]
+        assert props["dataframe_records"]["items"]["properties"]["tenure"]["anyOf"][0] == {
+            "type": "integer"
+        }
+    logged = _logged(config)
+    sent = 10 * (len(bodies) + 2 + 3)
+    assert len(logged) == sent
+    assert set(logged["status"]) == {200} and set(logged["arm"]) == {"champion"}
+    assert logged["tenure"].dtype == "int64" and logged["probability"].notna().all()
+    assert logged.groupby("request_id").size().eq(10).all()
+
+
+def test_bad_requests_get_clear_errors_and_no_traces(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    config = _config(trained, log=fresh_log, max_request_bytes=4_000)
+    record = json.loads(rows.head(1).to_json(orient="records"))[0]
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        cases = [
+            (
+                {"dataframe_records": [{**record, "tenure": "ten"}]},
+                400,
+                "column 'tenure', row 0: expected an integer, got 'ten'",
+            ),
+            (
+                {"dataframe_records": [{k: v for k, v in record.items() if k != "age"}]},
+                400,
+                "missing column 'age'",
+            ),
+            ({"dataframe_records": [{**record, "contract": 5}]}, 400, "column 'contract'"),
+            ({"rows": [record]}, 400, "exactly one of dataframe_split"),
+            ({"inputs": [record] * 200}, 413, "over the limit of 4000 bytes"),
+        ]
+        for body, status, message in cases:
+            got = http.post("/invocations", json=body)
+            assert got.status_code == status, got.text
+            assert message in got.json()["message"]
+            assert "Traceback" not in got.text and got.json()["request_id"]
+        assert http.post("/invocations", content=b"{nope").status_code == 400
+        assert (
+            http.post(
+                "/invocations", content=b"x", headers={"content-type": "text/plain"}
+            ).status_code
+            == 415
+        )
+        missing = http.post("/serving-endpoints/nope/invocations", json={"inputs": [record]})
+        assert missing.status_code == 404 and "serving: churn_model" in missing.json()["message"]
+        assert http.get("/invocations").status_code == 405
+        metrics = http.get("/metrics").text
+    assert 'stacks_request_errors_total{code="BAD_REQUEST",endpoint="churn_model"} 5.0' in metrics
+    assert (
+        'stacks_request_errors_total{code="REQUEST_TOO_LARGE",endpoint="churn_model"} 1.0'
+        in metrics
+    )
+    logged = _logged(config)  # schema errors are logged as one row each; 413 never got that far
+    assert sorted(logged["status"]) == [400] * 5 + [415]
+    assert logged["error"].str.contains("tenure").any()
+
+
+def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> None:
+    secret, scoped = "a-token-for-the-ci-job", "a-token-for-another-model"
+    tokens = (
+        TokenConfig("ci", bytes.fromhex(hash_token(secret)), None, 3.0),
+        TokenConfig("other", bytes.fromhex(hash_token(scoped)), frozenset({"fraud_model"}), None),
+    )
+    config = _config(trained, tokens=tokens, log=None)
+    body = {"dataframe_records": json.loads(rows.head(1).to_json(orient="records"))}
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        assert http.post("/invocations", json=body).status_code == 401
+        bad = http.post(
+            "/invocations", json=body, headers={"authorization": "Bearer wrong-token-xxxxx"}
+        )
+        assert bad.status_code == 401 and bad.json()["error_code"] == "UNAUTHENTICATED"
+        forbidden = http.post(
+            "/invocations", json=body, headers={"authorization": f"Bearer {scoped}"}
+        )
+        assert (
+            forbidden.status_code == 403 and "may not call endpoint 'churn_model'" in forbidden.text
+        )
+        assert http.get("/metrics").status_code == 401 and http.get("/ping").status_code == 200
+        auth = {"authorization": f"Bearer {secret}"}
+        codes = [http.post("/invocations", json=body, headers=auth).status_code for _ in range(6)]
+        assert codes[:3] == [200] * 3 and 429 in codes[3:]
+        limited = http.post("/invocations", json=body, headers=auth)
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+        time.sleep(0.7)  # the bucket refills at 3 a second
+        assert http.post("/invocations", json=body, headers=auth).status_code == 200
+        assert http.get("/version", headers=auth).status_code == 200
+
+
+def test_traffic_split_records_the_arm(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    config = build_config(
+        api.load_stack(trained.path),
+        ["churn_model@champion=70", "churn_model@challenger=30"],
+        port=0,
+    )
+    config = dataclasses.replace(config, log=fresh_log)
+    body = {"dataframe_records": json.loads(rows.head(1).to_json(orient="records"))}
+    seen: Counter[tuple[str, str]] = Counter()
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        for _ in range(600):
+            got = http.post("/invocations", json=body)
+            assert got.status_code == 200
+            seen[(got.headers["x-stacks-arm"], got.headers["x-stacks-model-version"])] += 1
+        served = http.get("/version").json()["endpoints"]["churn_model"]
+    assert set(seen) == {("champion", "1"), ("challenger", "2")}
+    share = seen[("challenger", "2")] / 600
+    assert 0.23 <= share <= 0.37, share  # 30% +- 4 standard deviations
+    assert served["challenger"]["requests"] == seen[("challenger", "2")]
+    logged = _logged(config)
+    by_arm = logged.groupby("arm")["model_version"].agg(["count", "max"])
+    assert by_arm.loc["challenger", "count"] == seen[("challenger", "2")]
+    assert by_arm.loc["champion", "max"] == 1 and by_arm.loc["challenger", "max"] == 2
+
+
+def test_hot_swap_under_load_fails_no_request(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    config = _config(trained, log=fresh_log)
+    body = {"dataframe_records": json.loads(rows.head(3).to_json(orient="records"))}
+    versions: Counter[str] = Counter()
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def load(url: str) -> None:
+        with httpx.Client(base_url=url) as http:
+            while not stop.is_set():
+                got = http.post("/invocations", json=body)
+                if got.status_code != 200:
+                    failures.append(got.text)
+                versions[got.headers.get("x-stacks-model-version", "?")] += 1
+
+    try:
+        with running(config) as (url, _):
+            clients = [threading.Thread(target=load, args=(url,)) for _ in range(3)]
+            for c in clients:
+                c.start()
+            time.sleep(1.0)
+            registry.promote(MODEL, 2, expected_champion=1)
+            deadline = time.monotonic() + 30
+            while versions["2"] < 50 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            stop.set()
+            for c in clients:
+                c.join()
+            served = httpx.get(f"{url}/version").json()["endpoints"]["churn_model"]["champion"]
+            metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        stop.set()
+        registry.rollback(MODEL)  # v1 is the champion again for the other tests
+        registry.set_alias(MODEL, registry.CHALLENGER, 2)
+    assert failures == []
+    assert versions["1"] > 0 and versions["2"] >= 50, versions
+    assert served["version"] == 2
+    labels = f'arm="champion",endpoint="churn_model",model="{MODEL}"'
+    assert f"stacks_model_version{{{labels}}} 2.0" in metrics
+    logged = _logged(config)
+    assert len(logged) == 3 * sum(versions.values())
+    # Each version's rows are one stretch of time: the swap happened once, between requests.
+    last_v1 = logged.loc[logged["model_version"] == 1, "timestamp"].max()
+    assert (
+        logged.loc[logged["model_version"] == 2, "timestamp"] >= last_v1 - pd.Timedelta("1s")
+    ).all()
+
+
+def test_full_queue_answers_503_and_loses_nothing(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    log = dataclasses.replace(fresh_log, queue_rows=5, flush_rows=1_000, flush_seconds=60.0)
+    config = _config(trained, log=log)
+    body = {"dataframe_records": json.loads(rows.head(1).to_json(orient="records"))}
+    with running(config) as (url, app), httpx.Client(base_url=url) as http:
+        codes = [http.post("/invocations", json=body).status_code for _ in range(8)]
+        full = http.post("/invocations", json=body)
+        assert app.log is not None and app.log.rows_written == 0  # nothing flushed yet
+    assert codes == [200] * 5 + [503] * 3
+    assert full.status_code == 503 and full.headers["retry-after"] == "1"
+    assert full.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert len(_logged(config)) == 5  # written at shutdown
+
+
+def _start(project: Project, *args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    proc = subprocess.Popen(
+        [STACKS, "serve", "--stack", str(project.path), "--port", "0", "--json", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "STACKS_SERVE_TOKENS": ""},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError(
+            f"stacks serve did not start: {proc.stderr.read() if proc.stderr else ''}"
+        )
+    return proc, json.loads(line)
+
+
+def test_cli_graceful_shutdown_writes_every_request(trained: Project, rows: pd.DataFrame) -> None:
+    """The stack's own serving section: the log is written only at shutdown (60 s flush)."""
+    trained.set("deployment.serving.log", {"flush_seconds": 60, "flush_rows": 100_000})
+    table = trained.lake / "main/churn/inference_log"
+    before = len(read_table(str(table)).to_pandas()) if table_exists(str(table)) else 0
+    proc, ready = _start(trained)
+    try:
+        assert (
+            ready["event"] == "ready"
+            and ready["endpoints"]["churn_model"]["champion"]["version"] == 1
+        )
+        records = json.loads(rows.to_json(orient="records"))
+        sent = 0
+
+        def send(n: int) -> None:
+            nonlocal sent
+            with httpx.Client(base_url=ready["url"]) as http:
+                for i in range(n):
+                    got = http.post("/invocations", json={"dataframe_records": [records[i % 10]]})
+                    assert got.status_code == 200
+                    sent += 1
+
+        workers = [threading.Thread(target=send, args=(50,)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert err == "" and "Traceback" not in out
+    summary = json.loads(out)
+    assert summary["event"] == "stopped" and summary["inference_log"]["rows_written"] == sent == 200
+    assert len(read_table(str(table)).to_pandas()) == before + 200
+
+
+def test_cli_errors_are_one_line(trained: Project) -> None:
+    done = subprocess.run(
+        [STACKS, "serve", "--stack", str(trained.path), "--model", "nope_model", "--port", "0"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: no registered model 'main.churn.nope_model'; `stacks models` lists them"
+    ]
+    split = subprocess.run(
+        [STACKS, "serve", "-s", str(trained.path), "-m", "churn_model@champion=90",
+         "-m", "churn_model@challenger=20"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert split.returncode == 2 and "add up to 100" in split.stderr
+    hashed = subprocess.run(
+        [STACKS, "serve", "--hash-token"], input="a-token-for-the-ci-job\n",
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert hashed.stdout.strip() == hash_token("a-token-for-the-ci-job")

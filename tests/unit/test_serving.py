@@ -1,0 +1,188 @@
+"""The serving layer's pure parts: the scoring protocol, tokens, rate limits, the log's queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakestacks.serving.config import LogConfig, TokenConfig, hash_token
+from lakestacks.serving.inference_log import InferenceLog, rows_table
+from lakestacks.serving.protocol import BadRequest, UnsupportedMediaType, parse_body
+from lakestacks.serving.security import Denied, RateLimiter, Tokens
+from lakestacks.spec.deployment import ServingSpec, ServingToken
+
+SCHEMA = pa.schema(
+    [
+        pa.field("tenure", pa.int64(), nullable=False),
+        pa.field("charges", pa.float64(), nullable=False),
+        pa.field("contract", pa.string(), nullable=False),
+        pa.field("note", pa.string(), nullable=True),  # optional in the signature
+    ]
+)
+JSON = "application/json"
+
+
+_RECORDS = (
+    '[{"tenure": 1, "charges": 2.5, "contract": "a"}, {"tenure": 2, "charges": 3, "contract": "b"}]'
+)
+_FLOAT_INTS = _RECORDS.replace('"tenure": 2,', '"tenure": 2.0,')
+_SPLIT = '{"columns": ["tenure", "charges", "contract"], "data": [[1, 2.5, "a"], [2, 3, "b"]]}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'{{"dataframe_split": {_SPLIT}}}'.encode(),
+        f'{{"dataframe_records": {_RECORDS}}}'.encode(),
+        f'{{"instances": {_FLOAT_INTS}}}'.encode(),  # 2.0 is an integer
+        b'{"inputs": {"tenure": [1, 2], "charges": [2.5, 3.0], "contract": ["a", "b"]}}',
+        b'{"inputs": [[1, 2.5, "a", null], [2, 3, "b", null]], "params": {"k": 1}}',
+    ],
+)
+def test_every_json_format_gives_the_same_typed_table(body: bytes) -> None:
+    table = parse_body(body, JSON + "; charset=utf-8", SCHEMA).table
+    assert table.schema.types == [pa.int64(), pa.float64(), pa.string(), pa.string()]
+    assert table.to_pydict() == {
+        "tenure": [1, 2], "charges": [2.5, 3.0], "contract": ["a", "b"], "note": [None, None]
+    }  # fmt: skip
+
+
+def test_csv_is_typed_by_the_signature() -> None:
+    table = parse_body(b"tenure,charges,contract,extra\n1,2.5,a,x\n", "text/csv", SCHEMA).table
+    assert table.column_names == ["tenure", "charges", "contract", "note"]
+    assert table["tenure"].type == pa.int64()
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"inputs": {"tenure": [1, 2.5], "charges": [1, 1], "contract": ["a", "b"]}}',
+         "column 'tenure', row 1: expected an integer, got 2.5"),
+        (b'{"inputs": {"tenure": [true], "charges": [1], "contract": ["a"]}}',
+         "column 'tenure', row 0: expected an integer, got True"),
+        (b'{"inputs": {"tenure": [1], "charges": ["x"], "contract": ["a"]}}',
+         "column 'charges', row 0: expected a number, got 'x'"),
+        (b'{"inputs": {"tenure": [1], "contract": ["a"]}}', "missing column 'charges'"),
+        (b'{"inputs": {"tenure": [1, 2], "charges": [1], "contract": ["a"]}}', "different lengths"),
+        (b'{"dataframe_split": {"columns": ["tenure"], "data": [[1, 2]]}}',
+         "dataframe_split.data[0] has 2 values for 1 columns"),
+        (b'{"inputs": [1, 2]}', "must be a list of objects"),
+        (b'{"inputs": {}, "instances": []}', "found instances, inputs"),
+        (b'{"inputs": {"tenure": [1]}, "params": 3}', "'params' must be a JSON object"),
+        (b"[1]", "the body is a JSON list"),
+        (b"{", "not valid JSON"),
+    ],
+)  # fmt: skip
+def test_bad_bodies_name_the_field(body: bytes, message: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        parse_body(body, JSON, SCHEMA)
+    assert message in str(caught.value)
+
+
+def test_content_types() -> None:
+    with pytest.raises(UnsupportedMediaType):
+        parse_body(b"x", "text/plain", SCHEMA)
+    with pytest.raises(UnsupportedMediaType, match="UTF-8"):
+        parse_body(b"{}", "application/json; charset=latin-1", SCHEMA)
+    with pytest.raises(BadRequest, match="CSV conversion error to int64"):
+        parse_body(b"tenure,charges,contract\nten,1,a\n", "text/csv", SCHEMA)
+    # Without a signature the columns are taken as they come.
+    assert parse_body(b'{"inputs": {"x": [1.5]}}', JSON, None).table.num_rows == 1
+
+
+def test_tokens_401_403_and_scope() -> None:
+    fraud = bytes.fromhex(hash_token("token-of-the-fraud-team"))
+    tokens = Tokens(
+        [
+            TokenConfig("ci", bytes.fromhex(hash_token("token-of-the-ci-job")), None, None),
+            TokenConfig("fraud", fraud, frozenset({"fraud"}), None),
+        ]
+    )
+    assert tokens.check("Bearer token-of-the-ci-job", "churn") is not None
+    assert tokens.check("bearer token-of-the-fraud-team", "fraud").name == "fraud"  # type: ignore[union-attr]
+    for header in (None, "", "Basic abc", "Bearer ", "Bearer token-of-the-ci-jo"):
+        with pytest.raises(Denied) as denied:
+            tokens.check(header, "churn")
+        assert denied.value.status == 401
+    with pytest.raises(Denied) as denied:
+        tokens.check("Bearer token-of-the-fraud-team", "churn")
+    assert denied.value.status == 403
+    assert Tokens([]).check(None, "churn") is None
+
+
+def test_rate_limit_is_a_token_bucket_per_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr("lakestacks.serving.security.time.monotonic", lambda: now[0])
+    limiter = RateLimiter(2.0)
+    limiter.check("a")
+    limiter.check("a")
+    with pytest.raises(Denied) as denied:
+        limiter.check("a")
+    assert denied.value.status == 429 and denied.value.retry_after == pytest.approx(0.5)
+    limiter.check("b")  # another key has its own bucket
+    now[0] += 0.5
+    limiter.check("a")
+    for _ in range(100):
+        limiter.check("c", rate=100.0)  # a token's own limit
+    RateLimiter(None).check("a")
+
+
+def test_spec_checks_traffic_and_tokens() -> None:
+    with pytest.raises(ValueError, match="add up to 100"):
+        ServingSpec(traffic={"champion": 90, "challenger": 20})
+    with pytest.raises(ValueError, match="exactly one of 'token' and 'sha256'"):
+        ServingToken(name="ci")
+    assert ServingSpec().traffic == {"champion": 100.0}
+
+
+def _log(tmp_path: Path, **changes: object) -> LogConfig:
+    base = {"queue_rows": 10, "flush_rows": 100, "flush_seconds": 60.0}
+    base.update(changes)
+    return LogConfig(str(tmp_path / "log"), "main.t.log", **base)  # type: ignore[arg-type]
+
+
+def _rows(n: int) -> pa.Table:
+    return rows_table(pa.table({"x": list(range(n))}), None, {"status": 200}, n)
+
+
+def test_log_reserves_room_and_writes_at_close(tmp_path: Path) -> None:
+    written: list[int] = []
+    log = InferenceLog(_log(tmp_path), lambda path, table: written.append(table.num_rows) or 0)
+    log.start()
+    assert log.reserve(6) and not log.reserve(5) and log.reserve(4)
+    log.put(_rows(6), 6)
+    log.release(4)
+    assert log.waiting == 6 and written == []  # not flushed: below flush_rows, before 60 s
+    stats = log.close()
+    assert written == [6] and stats.rows_written == 6 and stats.waiting == 0
+    assert not log.reserve(1)  # closed
+
+
+def test_log_retries_a_failed_write_and_spills_at_close(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def flaky(path: str, table: pa.Table) -> int:
+        calls.append(table.num_rows)
+        if len(calls) == 1:
+            raise OSError("disk hiccup")
+        return 7
+
+    log = InferenceLog(_log(tmp_path, flush_rows=3, flush_seconds=0.05), flaky)
+    log.start()
+    assert log.reserve(3)
+    log.put(_rows(3), 3)
+    stats = log.close()
+    assert calls == [3, 3] and stats.rows_written == 3 and stats.failed_writes == 1
+
+    def broken(path: str, table: pa.Table) -> int:
+        raise OSError("gone")
+
+    dead = InferenceLog(_log(tmp_path, flush_seconds=0.05), broken)
+    dead.start()
+    assert dead.reserve(2)
+    dead.put(_rows(2), 2)
+    stats = dead.close()
+    assert stats.rows_written == 0 and stats.spilled is not None
+    assert pa.parquet.read_table(stats.spilled).num_rows == 2  # nothing lost
