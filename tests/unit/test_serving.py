@@ -186,3 +186,33 @@ def test_log_retries_a_failed_write_and_spills_at_close(tmp_path: Path) -> None:
     stats = dead.close()
     assert stats.rows_written == 0 and stats.spilled is not None
     assert pa.parquet.read_table(stats.spilled).num_rows == 2  # nothing lost
+
+
+def test_config_from_the_stack_and_model_refs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakestacks import api
+    from lakestacks.errors import UserError
+    from lakestacks.serving import build_config
+
+    resolved = api.load_stack(Path(__file__).parents[2] / "stacks/quickstart.yaml")
+    monkeypatch.setenv("STACKS_SERVE_TOKENS", "first-token-from-env, second-token-from-env")
+    config = build_config(resolved, port=0)
+    (endpoint,) = config.endpoints
+    assert endpoint.name == "churn_model" and [a.name for a in endpoint.arms] == ["champion"]
+    assert endpoint.arms[0].model == "main.churn.churn_model"
+    assert config.log is not None and config.log.table == "main.churn.inference_log"
+    assert [t.name for t in config.tokens] == ["env-1", "env-2"]
+    assert Tokens(config.tokens).check("Bearer second-token-from-env", "churn_model")
+    monkeypatch.setenv("STACKS_SERVE_TOKENS", "short")
+    with pytest.raises(UserError, match="shorter than 16"):
+        build_config(resolved)
+    monkeypatch.delenv("STACKS_SERVE_TOKENS")
+    split = build_config(resolved, ["churn_model@champion=75", "churn_model/3=25", "fraud"])
+    assert [(a.name, a.version, a.percent) for a in split.endpoints[0].arms] == [
+        ("champion", None, 75.0),
+        ("v3", 3, 25.0),
+    ]
+    assert split.endpoints[1].name == "fraud" and split.endpoints[1].arms[0].percent == 100.0
+    with pytest.raises(UserError, match="add up to 100"):
+        build_config(resolved, ["churn_model@champion", "churn_model@challenger"])
+    with pytest.raises(UserError, match="already has an arm champion"):
+        build_config(resolved, ["churn_model=50", "churn_model@champion=50"])
