@@ -199,6 +199,7 @@ def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> 
             forbidden.status_code == 403 and "may not call endpoint 'churn_model'" in forbidden.text
         )
         assert http.get("/metrics").status_code == 401 and http.get("/ping").status_code == 200
+        assert http.post("/serving-endpoints/nope/invocations", json=body).status_code == 401
         auth = {"authorization": f"Bearer {secret}"}
         codes = [http.post("/invocations", json=body, headers=auth).status_code for _ in range(6)]
         assert codes[:3] == [200] * 3 and 429 in codes[3:]

@@ -133,6 +133,8 @@ class ServingApp:
         name = request.path_params.get("name")
         endpoint = self.endpoints.get(name) if name else self.default
         if endpoint is None:
+            if (refused := self._guard(request)) is not None:
+                return refused  # endpoint names only for those with a token
             known = ", ".join(self.endpoints)
             return _error(
                 404, "ENDPOINT_NOT_FOUND", f"no endpoint {name!r}; serving: {known}", request_id
@@ -154,14 +156,7 @@ class ServingApp:
         rows = parsed.table.num_rows
         arm = endpoint.pick()
         if self.log is not None and not self.log.reserve(rows):
-            return self._refused(
-                endpoint,
-                503,
-                "TEMPORARILY_UNAVAILABLE",
-                "the inference log is full; retry shortly",
-                request_id,
-                1.0,
-            )
+            return self._log_full(endpoint, request_id)
         try:
             scored = await arm.score(parsed.table)
         except Exception:
@@ -231,14 +226,7 @@ class ServingApp:
         """A request that reached the model path and failed: logged as one row, then answered."""
         if self.log is not None:
             if not self.log.reserve(1):
-                return self._refused(
-                    endpoint,
-                    503,
-                    "TEMPORARILY_UNAVAILABLE",
-                    "the inference log is full; retry shortly",
-                    request_id,
-                    1.0,
-                )
+                return self._log_full(endpoint, request_id)
             version = arm.version if arm else None
             meta = self._meta(
                 request_id, endpoint, arm, version, status, message, time.perf_counter() - start
@@ -246,6 +234,10 @@ class ServingApp:
             self.log.put(rows_table(None, None, meta, 1), 1)
         self.metrics.requests.labels(endpoint.name, arm.name if arm else "", str(status)).inc()
         return self._refused(endpoint, status, code, message, request_id)
+
+    def _log_full(self, endpoint: Endpoint, request_id: str) -> Response:
+        message = "the inference log is full; retry shortly"
+        return self._refused(endpoint, 503, "TEMPORARILY_UNAVAILABLE", message, request_id, 1.0)
 
     def _refused(
         self, endpoint: Endpoint, status: int, code: str, message: str, request_id: str,
