@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lakestacks.cli._common import EnvOption, JsonOption, StackOption, emit_json, handles_errors
+from lakestacks.cli._common import EnvOption, JsonOption, StackOption, handles_errors
 
 __all__ = ["serve"]
 
@@ -94,16 +94,15 @@ def serve(
         on_event=_event(as_json),
     )
     log = summary.log
-    if as_json:
-        emit_json(
-            {
-                "event": "stopped",
-                "url": summary.url,
-                "endpoints": summary.endpoints,
-                "errors": summary.errors,
-                "inference_log": log.__dict__ if log else None,
-            }
-        )
+    if as_json:  # one event per line, like the ready and swap events
+        stopped = {
+            "event": "stopped",
+            "url": summary.url,
+            "endpoints": summary.endpoints,
+            "errors": summary.errors,
+            "inference_log": log.__dict__ if log else None,
+        }
+        print(json.dumps(stopped), flush=True)  # noqa: T201
         return
     from rich.console import Console
     from rich.table import Table
