@@ -116,7 +116,7 @@ def _tokens(spec: ServingSpec) -> tuple[TokenConfig, ...]:
     return tuple(tokens)
 
 
-def _arm(resolved: ResolvedStack, text: str, short: str | None = None) -> tuple[str, ArmConfig]:
+def _arm(resolved: ResolvedStack, text: str) -> tuple[str, ArmConfig]:
     ref_text, _, share = text.partition("=")
     try:
         percent = float(share) if share else -1.0
@@ -126,7 +126,7 @@ def _arm(resolved: ResolvedStack, text: str, short: str | None = None) -> tuple[
         ) from None
     ref = parse_model_ref(ref_text.strip())
     name = resolved.catalog.model_name(ref.name)
-    endpoint = short or name.rsplit(".", 1)[-1]
+    endpoint = name.rsplit(".", 1)[-1]
     alias = ref.alias if ref.version is None else None
     if ref.version is None and alias is None:
         alias = CHAMPION

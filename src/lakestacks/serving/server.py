@@ -4,7 +4,6 @@ models, serve until SIGINT/SIGTERM, and shut down gracefully with the log flushe
 from __future__ import annotations
 
 import contextlib
-import logging
 import signal
 import socket
 import threading
@@ -101,7 +100,6 @@ def serve(
 
     ``on_ready(url, description)`` is called once the server answers.
     """
-    logging.getLogger("lakestacks.serving").setLevel(logging.INFO)
     sock = _bind(config.host, config.port)
     host, port = sock.getsockname()[:2]
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
