@@ -26,7 +26,7 @@ def _ready(as_json: bool) -> Any:
             return
         from rich.console import Console
 
-        console = Console()
+        console = Console(soft_wrap=True)  # URLs stay whole in narrow or piped output
         for name, arms in served["endpoints"].items():
             shares = ", ".join(
                 f"{arm}={_version(a['version'])} ({a['traffic_percent']:g}%)"
