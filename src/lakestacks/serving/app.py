@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lakestacks.errors import UserError
 from lakestacks.serving.config import ServeConfig
 from lakestacks.serving.endpoints import Arm, Endpoint, watch
 from lakestacks.serving.inference_log import META_COLUMNS, InferenceLog, LogStats, rows_table
@@ -341,8 +342,6 @@ def _arrays(outputs: Outputs) -> dict[str, pa.Array]:
 
 
 def _check_columns(endpoint: Endpoint) -> None:
-    from lakestacks.errors import UserError
-
     schema = endpoint.schema
     clash = sorted(set(schema.names if schema is not None else ()) & set(META_COLUMNS))
     if clash:

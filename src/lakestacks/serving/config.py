@@ -25,6 +25,7 @@ __all__ = [
     "TokenConfig",
     "build_config",
     "hash_token",
+    "token_digest",
 ]
 
 TOKENS_ENV = "STACKS_SERVE_TOKENS"
@@ -87,10 +88,10 @@ class ServeConfig:
     max_batch_rows: int = 4096
     env: str = "dev"
 
-    @property
-    def default_endpoint(self) -> EndpointConfig:
-        """The endpoint plain ``/invocations`` goes to: the first one."""
-        return self.endpoints[0]
+
+def token_digest(token: str) -> bytes:
+    """A token's SHA-256: what the server keeps and compares, never the token itself."""
+    return hashlib.sha256(token.encode()).digest()
 
 
 def hash_token(token: str) -> str:
@@ -99,20 +100,20 @@ def hash_token(token: str) -> str:
     >>> hash_token("s3cret-token-for-ci")[:12]
     '49fdee0a932e'
     """
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token_digest(token).hex()
 
 
 def _tokens(spec: ServingSpec) -> tuple[TokenConfig, ...]:
     tokens = []
     for t in spec.auth.tokens if spec.auth else []:
-        digest = bytes.fromhex(t.sha256) if t.sha256 else hashlib.sha256(t.token.encode()).digest()  # type: ignore[union-attr]
+        digest = bytes.fromhex(t.sha256) if t.sha256 else token_digest(t.token or "")
         scope = frozenset(t.endpoints) if t.endpoints is not None else None
         tokens.append(TokenConfig(t.name, digest, scope, t.rate_limit))
     raw = [p.strip() for p in os.environ.get(TOKENS_ENV, "").split(",") if p.strip()]
     for i, token in enumerate(raw, 1):
         if len(token) < 16:
             raise UserError(f"{TOKENS_ENV}: token {i} is shorter than 16 characters; use longer")
-        tokens.append(TokenConfig(f"env-{i}", hashlib.sha256(token.encode()).digest(), None, None))
+        tokens.append(TokenConfig(f"env-{i}", token_digest(token), None, None))
     return tuple(tokens)
 
 

@@ -61,11 +61,6 @@ class Outputs:
     columns: dict[str, np.ndarray[Any, Any]]
     frame: bool
 
-    @property
-    def rows(self) -> int:
-        """How many rows were scored."""
-        return len(next(iter(self.columns.values()))) if self.columns else 0
-
     def slice(self, start: int, stop: int) -> Outputs:
         """The outputs of rows ``start:stop``."""
         return Outputs({k: v[start:stop] for k, v in self.columns.items()}, self.frame)
@@ -132,7 +127,7 @@ def _columns(key: str, data: Any, schema: pa.Schema | None) -> dict[str, list[An
     if not isinstance(data, list):
         raise BadRequest(f"{key} must be a list of rows or an object of columns")
     if data and all(isinstance(r, dict) for r in data):
-        return _from_records(data, key)
+        return _from_records(data)
     if data and all(isinstance(r, list) for r in data) and schema is not None:
         return _from_rows(data, schema.names, key)
     raise BadRequest(
@@ -150,7 +145,7 @@ def _from_rows(rows: list[Any], names: Sequence[Any], where: str) -> dict[str, l
     return {str(n): [row[j] for row in rows] for j, n in enumerate(names)}
 
 
-def _from_records(records: list[dict[str, Any]], where: str) -> dict[str, list[Any]]:
+def _from_records(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     names: dict[str, None] = {}
     for record in records:
         names.update(dict.fromkeys(record))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lakestacks.serving.config import TokenConfig
+from lakestacks.serving.config import TokenConfig, token_digest
 
 __all__ = ["Denied", "RateLimiter", "Tokens"]
 
@@ -49,7 +48,7 @@ class Tokens:
         scheme, _, presented = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not presented.strip():
             raise Denied(401, "UNAUTHENTICATED", "send 'Authorization: Bearer <token>'")
-        digest = hashlib.sha256(presented.strip().encode()).digest()
+        digest = token_digest(presented.strip())
         found = None
         for token in self._tokens:
             if hmac.compare_digest(digest, token.digest):

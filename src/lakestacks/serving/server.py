@@ -32,7 +32,8 @@ class ServeSummary:
     log: LogStats | None
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int) -> tuple[socket.socket, str]:
+    """A listening socket (bound first, so port 0 works) and its URL."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -44,7 +45,8 @@ def _bind(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port} ({err.strerror}); pick another --port (0: any free)"
         ) from None
     sock.listen(2048)
-    return sock
+    bound, chosen = sock.getsockname()[:2]
+    return sock, f"http://{'[' + bound + ']' if ':' in bound else bound}:{chosen}"
 
 
 def build(config: ServeConfig, on_event: Callable[[str], None] | None = None) -> ServingApp:
@@ -100,9 +102,7 @@ def serve(
 
     ``on_ready(url, description)`` is called once the server answers.
     """
-    sock = _bind(config.host, config.port)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    sock, url = _bind(config.host, config.port)
     try:
         app = build(config, on_event)
         server = _uvicorn(app, lambda: on_ready(url, app.describe()) if on_ready else None)
@@ -115,18 +115,19 @@ def serve(
 @contextlib.contextmanager
 def running(config: ServeConfig) -> Iterator[tuple[str, ServingApp]]:
     """Serve in a background thread (for tests and notebooks); stops gracefully on exit."""
-    sock = _bind(config.host, config.port)
-    host, port = sock.getsockname()[:2]
-    app = build(config)
-    started = threading.Event()
-    server = _uvicorn(app, started.set)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    sock, url = _bind(config.host, config.port)
     try:
-        if not started.wait(60):
-            raise RuntimeError("the server did not start within 60 s")
-        yield f"http://{host}:{port}", app
+        app = build(config)
+        started = threading.Event()
+        server = _uvicorn(app, started.set)
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            if not started.wait(60):
+                raise RuntimeError("the server did not start within 60 s")
+            yield url, app
+        finally:
+            server.should_exit = True
+            thread.join(60)
     finally:
-        server.should_exit = True
-        thread.join(60)
         sock.close()
