@@ -21,7 +21,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 @flow(name="batch_inference")
 def batch_inference(stack: str = "stack.yaml", env: str = "dev") -> str:
     """Score the batch input with the current champion; the run's status."""
-    return api.run(PROJECT / stack, "batch_inference", env).status
+    return api.run(PROJECT / stack, flow="batch_inference", env=env).status
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def pipeline(stack: str = "stack.yaml", env: str = "dev") -> str:
     Raises:
         RuntimeError: a model gate rejected the new version (the champion is unchanged).
     """
-    outcome = api.run(PROJECT / stack, "pipeline", env)
+    outcome = api.run(PROJECT / stack, flow="pipeline", env=env)
     if outcome.status == "rejected":
         raise RuntimeError(outcome.message)
     return outcome.status

@@ -6,11 +6,13 @@ the functions that need them, so importing this module stays cheap.
 
 from __future__ import annotations
 
+import functools
 import time
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from lakestacks.errors import UserError
 
@@ -19,7 +21,7 @@ from lakestacks.errors import UserError
 from lakestacks.scaffold import add_ci
 from lakestacks.scaffold import init_project as init
 from lakestacks.scaffold import update_project as update
-from lakestacks.spec import DEFAULT_ENV, ResolvedStack, Stage, build_plan, json_schema
+from lakestacks.spec import DEFAULT_ENV, PlanStep, ResolvedStack, json_schema
 from lakestacks.spec import load_stack as _load
 
 if TYPE_CHECKING:
@@ -33,8 +35,10 @@ if TYPE_CHECKING:
         DeployPlan,
         EvaluationResult,
         PipelineResult,
+        RunContext,
         Runner,
         ServerState,
+        SummaryTable,
         TrainingResult,
         Triggered,
     )
@@ -42,11 +46,10 @@ if TYPE_CHECKING:
     from lakestacks.serving import ServeSummary
 
 __all__ = [
-    "FLOWS_BUILT",
+    "JSON_SCHEMA",
     "RunOutcome",
     "add_ci",
     "approve",
-    "build_plan",
     "deploy",
     "hash_token",
     "init",
@@ -71,14 +74,42 @@ __all__ = [
     "update",
 ]
 
-# Flows `stacks run` can execute today; the plan lists the others as later releases.
-FLOWS_BUILT = (
-    "pipeline", "data_prep", "training", "evaluation", "approval", "deployment",
-    "batch_inference",
-)  # fmt: skip
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def load_stack(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> ResolvedStack:
+def _keyword_only_after_first(*old_order: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Accept, for one release, the positional calls of before (``old_order`` names the
+    parameters after the first as they used to stand), with a DeprecationWarning."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> R:
+            if len(args) > 1:
+                extra = args[1:]
+                if len(extra) > len(old_order):
+                    raise TypeError(f"{fn.__name__}() takes at most {len(old_order) + 1} arguments")
+                names = old_order[: len(extra)]
+                warnings.warn(
+                    f"api.{fn.__name__}(): pass {', '.join(names)} by keyword "
+                    f"(e.g. {names[0]}=...); positional use ends in the next release",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                for key, value in zip(names, extra, strict=True):
+                    if key in kwargs:
+                        raise TypeError(f"{fn.__name__}() got {key!r} twice")
+                    kwargs[key] = value
+                args = args[:1]
+            return fn(*args, **kwargs)
+
+        return call
+
+    return wrap
+
+
+@_keyword_only_after_first("env")
+def load_stack(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> ResolvedStack:
     """Load and validate a stack for an environment; raises ``StackError`` with every problem.
 
     Example:
@@ -89,14 +120,20 @@ def load_stack(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> Resol
     return _load(path, env)
 
 
-def plan(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[Stage]:
+@_keyword_only_after_first("env")
+def plan(
+    path: str | Path | ResolvedStack = "stack.yaml", *, env: str = DEFAULT_ENV
+) -> list[PlanStep]:
     """The ordered stages ``stacks run`` would execute, with what each reads and writes.
 
     Example:
         >>> [s.name for s in api.plan("stacks/quickstart.yaml")][:2]  # doctest: +SKIP
         ['data_prep', 'training']
     """
-    return build_plan(_load(path, env))
+    from lakestacks.flows import plan as stage_plan
+
+    resolved = path if isinstance(path, ResolvedStack) else _load(path, env)
+    return [step for _, step in stage_plan(resolved)]
 
 
 def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
@@ -126,9 +163,13 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
     return {**body, **doc}
 
 
+JSON_SCHEMA = 1
+"""The version of the shape of every ``--json`` document; the README documents the fields."""
+
+
 @dataclass
 class RunOutcome:
-    """What one `stacks run` did: the flow, how it ran, each stage's result, how it ended.
+    """What one `stacks run` did: the flow, how it ran, and the pipeline's result.
 
     ``status`` is ``promoted``, ``kept`` (the champion stays: nothing better), ``rejected``
     (a gate blocked: exit code 3), ``awaiting_approval`` (exit code 4) or ``done``.
@@ -138,27 +179,101 @@ class RunOutcome:
     env: str
     runner: str
     seconds: float
-    data_prep: DataPrepResult | None = None
-    training: TrainingResult | None = None
-    evaluation: EvaluationResult | None = None
-    decision: Decision | None = None
-    batch: BatchResult | None = None
-    champion: int | None = None
-    status: str = "done"
-    exit_code: int = 0
+    result: PipelineResult
     steps: list[tuple[str, float]] = field(default_factory=list)
-    stages: list[str] = field(default_factory=list)
-    not_built: list[str] = field(default_factory=list)
-    resumed: list[str] = field(default_factory=list)
+    summaries: dict[str, list[str | SummaryTable]] = field(default_factory=dict)
+    notifications: list[str] = field(default_factory=list)  # webhooks and hooks that failed
+
+    @property
+    def status(self) -> str:
+        """How the run ended."""
+        return str(self.result.status)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done, 3 rejected by a gate, 4 awaiting approval."""
+        return self.result.exit_code
 
     @property
     def message(self) -> str:
         """One line on how the run ended (empty for a plain success)."""
-        return self.decision.message if self.decision else ""
+        decision = self.result.decision
+        return decision.message if decision else ""
+
+    @property
+    def champion(self) -> int | None:
+        """The champion version after the run."""
+        return self.result.champion
+
+    @property
+    def stages(self) -> list[str]:
+        """The stages that ran or were reused, in order."""
+        return self.result.stages
+
+    @property
+    def resumed(self) -> list[str]:
+        """The stages reused from an earlier run."""
+        return self.result.resumed
+
+    @property
+    def not_built(self) -> list[str]:
+        """Stages of this stack that land in a later release."""
+        return self.result.later
+
+    @property
+    def data_prep(self) -> DataPrepResult | None:
+        """What data prep wrote."""
+        return self.result.data_prep
+
+    @property
+    def training(self) -> TrainingResult | None:
+        """The version training registered."""
+        return self.result.training
+
+    @property
+    def evaluation(self) -> EvaluationResult | None:
+        """The metrics and gate decisions."""
+        return self.result.evaluation
+
+    @property
+    def decision(self) -> Decision | None:
+        """What happened to the new version."""
+        return self.result.decision
+
+    @property
+    def batch(self) -> BatchResult | None:
+        """The batch scoring."""
+        return self.result.batch
+
+    def to_json(self) -> dict[str, Any]:
+        """The outcome as ``stacks run --json`` prints it (the README lists the fields)."""
+        from lakestacks.flows import to_record
+
+        out = self.result
+        return {
+            "schema": JSON_SCHEMA,
+            "flow": self.flow,
+            "env": self.env,
+            "runner": self.runner,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "champion": self.champion,
+            "seconds": self.seconds,
+            "stages": [
+                {"name": name, "seconds": out.seconds.get(name), "resumed": name in out.resumed}
+                for name in out.stages
+            ],
+            "not_built": out.later,
+            "notification_failures": self.notifications,
+            **{name: to_record(result) for name, result in out.results.items()},
+        }
 
 
+@_keyword_only_after_first("flow", "env", "runner", "progress", "resume")
 def run(
     path: str | Path = "stack.yaml",
+    *,
     flow: str = "pipeline",
     env: str = DEFAULT_ENV,
     runner: str = "auto",
@@ -174,58 +289,57 @@ def run(
         runner: ``auto`` (Prefect when an API is configured, else direct), ``prefect`` or
             ``direct``.
         progress: Show Lightning's progress bar while training.
-        resume: Reuse the data prep and training an earlier run completed with the same
-            stack, code and data (the pipeline only).
+        resume: Reuse the stages an earlier run completed with the same stack, code and data
+            (the pipeline only).
 
     Raises:
         DataGateFailed: a data gate in enforce mode failed (exit code 2).
 
     Example:
-        >>> api.run("stacks/quickstart.yaml").status  # doctest: +SKIP
+        >>> api.run("stacks/quickstart.yaml", runner="direct").status  # doctest: +SKIP
         'promoted'
     """
     resolved = _load(path, env)
-    stages = [s.name for s in build_plan(resolved)]
-    if flow != "pipeline" and flow not in stages:
-        raise UserError(
-            f"unknown flow {flow!r}; flows of this stack: pipeline, {', '.join(stages)}"
-        )
     if resume and flow != "pipeline":
         raise UserError(f"--resume applies to the pipeline, not to the {flow} flow alone")
     from lakestacks.flows import choose_runner, pipeline, run_flow, stage
+    from lakestacks.flows.stage import check_flow, stage_named
     from lakestacks.quality import wait_for_data_docs
 
     kind = choose_runner(runner, resolved.runtime.prefect_api_url)
+    check_flow(resolved, flow)  # an unknown flow fails here, before a flow run starts
     start = time.perf_counter()
     name = resolved.stack.name if flow == "pipeline" else f"{resolved.stack.name}-{flow}"
+    ctx = _context(resolved, env, progress=progress, resume=resume)
 
     def body(r: Runner) -> PipelineResult:
-        if flow == "pipeline":
-            return pipeline(resolved, r, progress, resume=resume)
-        return stage(resolved, r, flow, progress)
+        steps = replace(ctx, runner=r)
+        return pipeline(steps) if flow == "pipeline" else stage(steps, flow)
 
     try:
         result, used = run_flow(name, body, kind, resolved.runtime.prefect_api_url)
     finally:
         wait_for_data_docs()  # drawn in the background while the run went on
+        notes = ctx.close()
     return RunOutcome(
         flow=flow,
         env=env,
         runner=kind,
         seconds=time.perf_counter() - start,
-        data_prep=result.data_prep,
-        training=result.training,
-        evaluation=result.evaluation,
-        decision=result.decision,
-        batch=result.batch,
-        champion=result.champion,
-        status=result.status,
-        exit_code=result.exit_code,
+        result=result,
         steps=used.timings,
-        stages=result.stages,
-        resumed=result.resumed,
-        not_built=[s for s in stages if s not in FLOWS_BUILT] if flow == "pipeline" else [],
+        summaries={n: stage_named(n).summary(r) for n, r in result.results.items()},
+        notifications=notes,
     )
+
+
+def _context(path: str | Path | ResolvedStack, env: str, **options: Any) -> RunContext:
+    """The run context of one command: the stack loaded once, its webhooks and hooks."""
+    from lakestacks.events import Dispatcher
+    from lakestacks.flows import RunContext
+
+    resolved = path if isinstance(path, ResolvedStack) else _load(path, env)
+    return RunContext(resolved, events=Dispatcher.from_stack(resolved), **options)
 
 
 @dataclass
@@ -235,10 +349,13 @@ class ApprovalOutcome:
     decision: Decision
     batch: BatchResult | None = None
     seconds: float = 0.0
+    notifications: list[str] = field(default_factory=list)  # webhooks and hooks that failed
 
 
+@_keyword_only_after_first("version", "by", "reason", "path", "env", "runner")
 def approve(
     model: str,
+    *,
     version: int,
     by: str,
     reason: str | None = None,
@@ -255,27 +372,33 @@ def approve(
         >>> api.approve("churn_model", 3, by="alice").decision.champion_after  # doctest: +SKIP
         3
     """
-    resolved = _load(path, env)
     from lakestacks.flows import approve as approve_version
     from lakestacks.flows import batch_inference, choose_runner, run_flow
 
     start = time.perf_counter()
-    decision = approve_version(resolved, model, version, by, reason)
+    ctx = _context(path, env)
+    resolved = ctx.resolved
     batch = None
-    deployment = resolved.stack.deployment
-    if deployment is not None and deployment.batch is not None:
-        kind = choose_runner(runner, resolved.runtime.prefect_api_url)
-        batch, _ = run_flow(
-            f"{resolved.stack.name}-batch_inference",
-            lambda r: batch_inference(resolved, r),
-            kind,
-            resolved.runtime.prefect_api_url,
-        )
-    return ApprovalOutcome(decision, batch, time.perf_counter() - start)
+    try:
+        decision = approve_version(ctx, model, version, by, reason)
+        deployment = resolved.stack.deployment
+        if deployment is not None and deployment.batch is not None:
+            kind = choose_runner(runner, resolved.runtime.prefect_api_url)
+            batch, _ = run_flow(
+                f"{resolved.stack.name}-batch_inference",
+                lambda r: batch_inference(replace(ctx, runner=r)),
+                kind,
+                resolved.runtime.prefect_api_url,
+            )
+    finally:
+        notes = ctx.close()
+    return ApprovalOutcome(decision, batch, time.perf_counter() - start, notes)
 
 
+@_keyword_only_after_first("version", "by", "reason", "path", "env")
 def reject(
     model: str,
+    *,
     version: int,
     by: str,
     reason: str | None = None,
@@ -291,16 +414,22 @@ def reject(
     from lakestacks.flows import reject as reject_version
 
     start = time.perf_counter()
-    decision = reject_version(_load(path, env), model, version, by, reason)
-    return ApprovalOutcome(decision, None, time.perf_counter() - start)
+    ctx = _context(path, env)
+    try:
+        decision = reject_version(ctx, model, version, by, reason)
+    finally:
+        notes = ctx.close()
+    return ApprovalOutcome(decision, None, time.perf_counter() - start, notes)
 
 
+@_keyword_only_after_first("path", "env", "by", "reason")
 def rollback(
     model: str,
-    path: str | Path = "stack.yaml",
-    env: str = DEFAULT_ENV,
+    *,
     by: str | None = None,
     reason: str | None = None,
+    path: str | Path = "stack.yaml",
+    env: str = DEFAULT_ENV,
 ) -> Move:
     """Move the champion back to the previous one.
 
@@ -310,10 +439,15 @@ def rollback(
     """
     from lakestacks.flows import rollback as rollback_model
 
-    return rollback_model(_load(path, env), model, by, reason)
+    ctx = _context(path, env)
+    try:
+        return rollback_model(ctx, model, by, reason)
+    finally:
+        ctx.close()
 
 
-def models(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[RegisteredModelInfo]:
+@_keyword_only_after_first("env")
+def models(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> list[RegisteredModelInfo]:
     """The registered models of the stack's catalog, with versions and aliases.
 
     Example:
@@ -327,7 +461,8 @@ def models(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[Regi
     return registry.list_models(f"{resolved.stack.catalog}.")
 
 
-def lineage(ref: str, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> dict[str, Any]:
+@_keyword_only_after_first("path", "env")
+def lineage(ref: str, *, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> dict[str, Any]:
     """Where a model version came from: tables and versions read, run, git sha, stack digest,
     gate decisions, approvals and moves.
 
@@ -340,7 +475,10 @@ def lineage(ref: str, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -
     return version_lineage(_load(path, env), ref)
 
 
-def tables(path: str | Path = "stack.yaml", env: str = DEFAULT_ENV) -> list[tuple[str, TableInfo]]:
+@_keyword_only_after_first("env")
+def tables(
+    path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV
+) -> list[tuple[str, TableInfo]]:
     """Every Delta table of the stack's catalog schema in this environment's lake.
 
     Example:
@@ -384,8 +522,10 @@ def _table_path(resolved: ResolvedStack, name: str) -> str:
     return path
 
 
+@_keyword_only_after_first("path", "env", "version", "limit")
 def table_show(
     name: str,
+    *,
     path: str | Path = "stack.yaml",
     env: str = DEFAULT_ENV,
     version: int | None = None,
@@ -403,8 +543,9 @@ def table_show(
     return read_table(table_path, version=version).slice(0, limit)
 
 
+@_keyword_only_after_first("path", "env")
 def table_history(
-    name: str, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV
+    name: str, *, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV
 ) -> list[dict[str, Any]]:
     """A table's commits, newest first.
 
@@ -417,8 +558,9 @@ def table_history(
     return history(_table_path(_load(path, env), name))
 
 
+@_keyword_only_after_first("env", "dry_run")
 def deploy(
-    path: str | Path = "stack.yaml", env: str = DEFAULT_ENV, dry_run: bool = False
+    path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV, dry_run: bool = False
 ) -> DeployPlan:
     """Create or update the Prefect deployments of the stack's flows in an environment.
 
@@ -436,8 +578,9 @@ def deploy(
     return deploy_plan if dry_run else deployments.apply(deploy_plan)
 
 
+@_keyword_only_after_first("env", "dry_run")
 def undeploy(
-    path: str | Path = "stack.yaml", env: str = DEFAULT_ENV, dry_run: bool = False
+    path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV, dry_run: bool = False
 ) -> DeployPlan:
     """Remove the stack's deployments (and their schedules) in an environment.
 
@@ -450,8 +593,10 @@ def undeploy(
     return deployments.undeploy(_load(path, env), dry_run=dry_run)
 
 
+@_keyword_only_after_first("path", "env", "wait", "timeout")
 def trigger(
     flow: str = "pipeline",
+    *,
     path: str | Path = "stack.yaml",
     env: str = DEFAULT_ENV,
     wait: bool = False,
@@ -468,7 +613,8 @@ def trigger(
     return deployments.trigger(_load(path, env), flow, wait=wait, timeout=timeout)
 
 
-def server_start(port: int = 4200, pool: str = "process", ui: bool = True) -> ServerState:
+@_keyword_only_after_first("pool", "ui")
+def server_start(port: int = 4200, *, pool: str = "process", ui: bool = True) -> ServerState:
     """Start a local Prefect server and process worker on loopback (only the worker when
     ``PREFECT_API_URL`` is set).
 
@@ -504,8 +650,10 @@ def server_status() -> ServerState | None:
     return server.status()
 
 
+@_keyword_only_after_first("env", "models", "host", "port", "poll_seconds", "on_ready", "on_event")
 def serve(
     path: str | Path = "stack.yaml",
+    *,
     env: str = DEFAULT_ENV,
     models: Sequence[str] = (),
     host: str | None = None,

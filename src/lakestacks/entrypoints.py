@@ -1,8 +1,10 @@
 """Built-in Prefect entrypoints for the flows a project has no ``flows/<name>.py`` file for.
 
 `stacks deploy` points a deployment at the project's own file when there is one (users
-extend those), and at one of these otherwise. A deployment runs with the project folder as
-its working directory, so ``stack`` is relative to it.
+extend those), and at one of these otherwise: ``lakestacks.entrypoints.pipeline``, or
+``lakestacks.entrypoints.<stage>`` for any registered stage (plug-ins' too), made on first
+use. A deployment runs with the project folder as its working directory, so ``stack`` is
+relative to it.
 
 Like the project files, these sit above ``api`` (beside ``cli``: both are front ends over
 it), and importing this module imports Prefect: only workers do.
@@ -10,18 +12,21 @@ it), and importing this module imports Prefect: only workers do.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
-from prefect import flow
+from prefect import Flow, flow
 
 from lakestacks import api
 from lakestacks.spec import DEFAULT_ENV
+from lakestacks.spec.plugins import stage_names
 
-__all__ = ["batch_inference", "data_prep", "evaluation", "pipeline", "training"]
+__all__ = ["pipeline"]
 
 
 def _run(stack: str, flow_name: str, env: str) -> str:
-    outcome = api.run(Path(stack), flow_name, env)
+    outcome = api.run(Path(stack), flow=flow_name, env=env)
     if outcome.status == "rejected":
         raise RuntimeError(outcome.message)  # the run fails; the champion is unchanged
     return outcome.status
@@ -33,25 +38,25 @@ def pipeline(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
     return _run(stack, "pipeline", env)
 
 
-@flow(name="data_prep")
-def data_prep(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
-    """Ingest, transform, validate, split and commit the stack's tables."""
-    return _run(stack, "data_prep", env)
+@functools.cache
+def _stage_flow(name: str) -> Flow[Any, str]:
+    """A flow that runs the registered stage ``name`` on its own."""
+
+    def body(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
+        return _run(stack, name, env)
+
+    body.__name__ = name
+    body.__doc__ = f"Run the {name} stage of the stack as its own flow."
+    made: Flow[Any, str] = flow(name=name)(body)
+    return made
 
 
-@flow(name="training")
-def training(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
-    """Train and register a new version."""
-    return _run(stack, "training", env)
+def __getattr__(name: str) -> Any:
+    # PEP 562: Prefect imports `lakestacks.entrypoints.<stage>` by attribute.
+    if name in stage_names():
+        return _stage_flow(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@flow(name="evaluation")
-def evaluation(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
-    """Score the newest trained version and apply the gates."""
-    return _run(stack, "evaluation", env)
-
-
-@flow(name="batch_inference")
-def batch_inference(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
-    """Score the batch input with the champion."""
-    return _run(stack, "batch_inference", env)
+def __dir__() -> list[str]:
+    return sorted({*globals(), *stage_names()})

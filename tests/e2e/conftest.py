@@ -122,7 +122,7 @@ class Project:
         self.write()
 
     def run(self, flow: str = "pipeline") -> api.RunOutcome:
-        return api.run(self.path, flow, runner="direct")
+        return api.run(self.path, flow=flow, runner="direct")
 
     @property
     def lake(self) -> Path:

@@ -197,7 +197,7 @@ def _trigger_from_a_flow(url: str, project: Path) -> Any:
 
     @flow(name="retrain-on-drift")
     def starter() -> Any:
-        return api.trigger("batch_inference", project / "stack.yaml", "test", wait=True)
+        return api.trigger("batch_inference", path=project / "stack.yaml", env="test", wait=True)
 
     with temporary_settings({PREFECT_API_URL: url}):
         return starter()

@@ -123,27 +123,27 @@ def test_manual_approval(project: Project) -> None:
     assert project.champion() is None
     assert registry.alias_version(MODEL, registry.CHALLENGER) == 1
     with pytest.raises(UserError, match="'mallory' may not approve"):
-        api.approve("churn_model", 1, by="mallory", path=project.path)
-    done = api.approve("churn_model", 1, by="alice", reason="looks fine", path=project.path)
+        api.approve("churn_model", version=1, by="mallory", path=project.path)
+    done = api.approve("churn_model", version=1, by="alice", reason="looks fine", path=project.path)
     assert done.decision.champion_after == 1 and project.champion() == 1
     assert done.batch is not None and done.batch.version == 1
     assert registry.alias_version(MODEL, registry.CHALLENGER) is None
     with pytest.raises(UserError, match="not awaiting approval"):
-        api.approve("churn_model", 1, by="alice", path=project.path)
+        api.approve("churn_model", version=1, by="alice", path=project.path)
     # Two challengers judged against v1; approving one moves the champion, so the other's
     # evaluation is stale and its approval is refused.
     assert project.run().exit_code == 4
     assert project.run().exit_code == 4
-    api.approve("churn_model", 3, by="bob", path=project.path)
+    api.approve("churn_model", version=3, by="bob", path=project.path)
     assert project.champion() == 3
     with pytest.raises(registry.PromotionRefused, match="evaluated against v1"):
-        api.approve("churn_model", 2, by="alice", path=project.path)
+        api.approve("churn_model", version=2, by="alice", path=project.path)
     assert project.champion() == 3
     # Reject leaves the champion.
     assert project.run().exit_code == 4
-    rejected = api.reject("churn_model", 4, by="bob", reason="drift", path=project.path)
+    rejected = api.reject("churn_model", version=4, by="bob", reason="drift", path=project.path)
     assert rejected.decision.status == "rejected" and project.champion() == 3
-    line = api.lineage("churn_model/3", project.path)
+    line = api.lineage("churn_model/3", path=project.path)
     assert line["approval"]["by"] == "bob"
     events = [e["event"] for e in line["events"]]
     assert events[-3:] == ["approved", "promoted", "batch_scored"]
@@ -153,12 +153,12 @@ def test_rollback_and_lineage(project: Project) -> None:
     project.run()
     project.run()
     assert project.champion() == 2
-    move = api.rollback("churn_model", project.path, by="ops", reason="bad canary")
+    move = api.rollback("churn_model", path=project.path, by="ops", reason="bad canary")
     assert (move.champion_before, move.champion_after) == (2, 1)
     assert project.champion() == 1 and registry.alias_version(MODEL, registry.PREVIOUS) is None
     with pytest.raises(registry.PromotionRefused, match="no previous champion"):
-        api.rollback("churn_model", project.path)
-    line = api.lineage("churn_model@champion", project.path)
+        api.rollback("churn_model", path=project.path)
+    line = api.lineage("churn_model@champion", path=project.path)
     assert line["version"] == 1
     features = project.lake / "main/churn/customers"
     versions_read = line["inputs"]["main.churn.customers"]
@@ -167,7 +167,7 @@ def test_rollback_and_lineage(project: Project) -> None:
     assert history(str(features))[-1]["version"] == 0
     assert line["stack_digest"] and line["run_id"]
     assert [d["gate"] for d in line["decisions"]] == ["roc_auc >= 0.55", "roc_auc vs champion"]
-    v2 = api.lineage("churn_model/2", project.path)
+    v2 = api.lineage("churn_model/2", path=project.path)
     assert v2["inputs"]["main.churn.customers"] == 1
     assert [e["event"] for e in line["events"]][-1] == "rolled_back"
     assert registry.get_version(MODEL, 2).tags["lakestacks.status"] == "rolled_back"

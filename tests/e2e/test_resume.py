@@ -96,14 +96,20 @@ def test_without_resume_every_stage_runs(csv_project: Project) -> None:
 
 def test_the_key_covers_code_and_data(csv_project: Project) -> None:
     from lakestacks.flows import resume
+    from lakestacks.flows.stage import stage_named
 
     resolved = load_stack(csv_project.path)
-    key, code = resume.data_prep_key(resolved), resume.code_digest(resolved)
+    prep, train = stage_named("data_prep"), stage_named("training")
+    inputs = resume.source_fingerprints(resolved)
+    key, code = resume.stage_key(resolved, prep, inputs), resume.code_digest(resolved)
     flaky = csv_project.root / "flaky.py"
     flaky.write_text(flaky.read_text() + "\n# an uncommitted edit\n")
     assert resume.code_digest(resolved) != code
-    assert resume.data_prep_key(resolved) != key
-    assert resume.training_key(resolved, {"t": 1}) != resume.training_key(resolved, {"t": 2})
+    assert resume.stage_key(resolved, prep, inputs) != key
+    assert resume.stage_key(resolved, train, {"t": 1}) != resume.stage_key(
+        resolved, train, {"t": 2}
+    )
+    assert resume.stage_key(resolved, prep, inputs) != resume.stage_key(resolved, train, inputs)
 
 
 def test_cli_resume_says_what_it_reused(csv_project: Project) -> None:

@@ -86,7 +86,7 @@ def test_quickstart_data_prep_writes_tables_and_quarantines_planted_values(
     stack = STACKS / "quickstart.yaml"
     lake = tmp_path / "lake"
     monkeypatch.setenv("STACKS_TEST_LAKE", str(lake))  # the quickstart's `test` environment
-    outcome = api.run(stack, "data_prep", "test", runner="direct")
+    outcome = api.run(stack, flow="data_prep", env="test", runner="direct")
     prep = outcome.data_prep
     assert prep is not None
     assert prep.wrote == {"main.churn.customers": 0, "main.churn.features": 0}
@@ -106,7 +106,7 @@ def test_quickstart_data_prep_writes_tables_and_quarantines_planted_values(
     before = dict(
         zip(features["customer_id"].to_pylist(), features[SPLIT_COLUMN].to_pylist(), strict=True)
     )
-    again = api.run(stack, "data_prep", "test", runner="direct").data_prep
+    again = api.run(stack, flow="data_prep", env="test", runner="direct").data_prep
     assert again is not None and again.wrote["main.churn.features"] == 1
     after = read_table(str(lake / "main/churn/features"))
     assert (
@@ -138,7 +138,7 @@ def test_failing_expectation_keeps_the_table_version_and_quarantines(tmp_path: P
 
 def test_dry_run_commits_everything_and_records_failures(tmp_path: Path) -> None:
     stack = project(tmp_path, mode="dry_run", bad=4)
-    outcome = api.run(stack, "data_prep", runner="direct")
+    outcome = api.run(stack, flow="data_prep", runner="direct")
     assert outcome.data_prep is not None
     assert read_table(lake_table(stack, "features")).num_rows == 100
     assert read_table(lake_table(stack, "features__quarantine")).num_rows == 4
@@ -148,13 +148,13 @@ def test_dry_run_commits_everything_and_records_failures(tmp_path: Path) -> None
 
 def test_drop_commits_passing_rows_only(tmp_path: Path) -> None:
     stack = project(tmp_path, on_failure="drop", bad=5)
-    api.run(stack, "data_prep", runner="direct")
+    api.run(stack, flow="data_prep", runner="direct")
     assert read_table(lake_table(stack, "features")).num_rows == 95
     assert read_table(lake_table(stack, "features__quarantine")).num_rows == 5
 
 
 def test_schema_mismatch_in_strict_and_merge_policy(tmp_path: Path) -> None:
-    api.run(project(tmp_path), "data_prep", runner="direct")
+    api.run(project(tmp_path), flow="data_prep", runner="direct")
     strict = project(tmp_path, function="prep:widen")
     result = CliRunner().invoke(app, ["run", "data_prep", "-s", str(strict)])
     assert result.exit_code == 2
@@ -163,7 +163,7 @@ def test_schema_mismatch_in_strict_and_merge_policy(tmp_path: Path) -> None:
     assert table_info(lake_table(strict, "features")).version == 0
     assert table_info(lake_table(strict, "raw")).version == 0  # checked before any write
     merged = project(tmp_path, function="prep:widen", schema="merge")
-    api.run(merged, "data_prep", runner="direct")
+    api.run(merged, flow="data_prep", runner="direct")
     features = read_table(lake_table(merged, "features"))
     assert table_info(lake_table(merged, "features")).version == 1
     assert set(features["extra"].to_pylist()) == {"e"}

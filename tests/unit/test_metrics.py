@@ -15,6 +15,8 @@ from lakestacks.spec.evaluation import CLASSIFICATION, METRICS, EvaluationSectio
 CLASSIFIERS = sorted(CLASSIFICATION)
 REGRESSORS = sorted(set(METRICS) - CLASSIFICATION)
 SEEDS = [0, 1, 2, 7, 42]
+# Undefined or zero-division cases give nan or 0 quietly, not a scikit-learn warning.
+NO_WARNINGS = pytest.mark.filterwarnings("error")
 
 
 def sk_classification(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -89,6 +91,40 @@ def test_regression_metrics_match_sklearn(seed: int) -> None:
             assert type(ours[name]) is float
 
 
+def test_classification_metrics_on_a_small_worked_example() -> None:
+    # Worked by hand, so a broken metric fails here whatever scikit-learn does.
+    y = np.array([0, 0, 1, 1, 0, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8, 0.6, 0.45])  # predicts 1 for rows 3 and 4 only
+    got = compute_metrics(CLASSIFIERS, y, p, "classification")
+    assert got == pytest.approx(
+        {
+            "roc_auc": 6 / 9,  # positive above negative in 6 of 9 pairs
+            "pr_auc": (1 + 2 / 3 + 3 / 5) / 3,  # precision where each positive is reached
+            "accuracy": 3 / 6,
+            "precision": 1 / 2,
+            "recall": 1 / 3,
+            "f1": 2 / 5,  # 2tp / (2tp + fp + fn)
+            "log_loss": -np.mean(np.log([0.9, 0.6, 0.35, 0.8, 0.4, 0.45])),
+        },
+        rel=1e-12,
+    )
+
+
+def test_regression_metrics_on_a_small_worked_example() -> None:
+    y = np.array([1.0, 2.0, 4.0, 8.0])
+    p = np.array([1.5, 2.0, 3.0, 8.0])  # errors 0.5, 0, -1, 0
+    got = compute_metrics(REGRESSORS, y, p, "regression")
+    assert got == pytest.approx(
+        {
+            "rmse": np.sqrt(1.25 / 4),
+            "mae": 1.5 / 4,
+            "r2": 1 - 1.25 / 28.75,  # squared errors over squares about the mean 3.75
+            "mape": (0.5 / 1 + 1 / 4) / 4,
+        },
+        rel=1e-12,
+    )
+
+
 def test_threshold_at_exactly_one_half_predicts_zero() -> None:
     y = np.array([1, 0, 1, 0])
     p = np.array([0.5, 0.5, 0.51, 0.49])
@@ -102,6 +138,7 @@ def test_results_keep_the_order_of_names_and_accept_lists() -> None:
     assert got == {"recall": 0.5, "roc_auc": 1.0}
 
 
+@NO_WARNINGS
 def test_zero_division_scores_zero_like_sklearn() -> None:
     y = np.array([0, 0, 1, 1])
     p = np.full(4, 0.1)  # predicts no positives at all
@@ -109,20 +146,24 @@ def test_zero_division_scores_zero_like_sklearn() -> None:
     assert got == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
 
 
+@NO_WARNINGS
 @pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 1]])
 def test_auc_with_one_class_is_nan(labels: list[int]) -> None:
-    got = compute_metrics(
-        ["roc_auc", "pr_auc", "accuracy"], labels, [0.2, 0.7, 0.9], "classification"
-    )
+    got = compute_metrics(CLASSIFIERS, labels, [0.2, 0.7, 0.9], "classification")
     assert np.isnan(got["roc_auc"]) and np.isnan(got["pr_auc"])
-    assert not np.isnan(got["accuracy"])
+    others = {name: value for name, value in got.items() if "auc" not in name}
+    assert not any(np.isnan(v) for v in others.values())
 
 
+@NO_WARNINGS
 def test_r2_with_constant_target_is_nan() -> None:
     got = compute_metrics(["r2", "rmse"], [3.0, 3.0, 3.0], [3.0, 3.1, 2.9], "regression")
     assert np.isnan(got["r2"]) and got["rmse"] > 0
+    one_row = compute_metrics(["r2", "mae"], [3.0], [2.5], "regression")
+    assert np.isnan(one_row["r2"]) and one_row["mae"] == 0.5
 
 
+@NO_WARNINGS
 @pytest.mark.parametrize(
     ("task", "names"), [("classification", CLASSIFIERS), ("regression", REGRESSORS)]
 )
@@ -132,6 +173,7 @@ def test_empty_input_is_nan(task: str, names: list[str]) -> None:
     assert all(np.isnan(v) for v in got.values())
 
 
+@NO_WARNINGS
 def test_nan_predictions_make_every_builtin_nan() -> None:
     got = compute_metrics(CLASSIFIERS, [0, 1, 1], [0.2, np.nan, 0.9], "classification")
     assert all(np.isnan(v) for v in got.values())

@@ -10,8 +10,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from lakestacks import api
 from lakestacks.cli.main import app
-from lakestacks.spec import build_plan, json_schema, load_stack
+from lakestacks.spec import json_schema, load_stack
 from tests.conftest import STACKS
 
 STACK_FILES = sorted(STACKS.glob("*.yaml"))
@@ -27,7 +28,7 @@ def test_reference_stack_validates_in_every_environment(path: Path) -> None:
     envs = resolved.stack.environments
     for env in envs:
         load_stack(path, env, environ={"LAKE_URI": "s3://x", "MLFLOW_TRACKING_URI": "http://m"})
-    assert build_plan(resolved)[0].name == "data_prep"
+    assert api.plan(resolved)[0].name == "data_prep"
 
 
 @pytest.mark.parametrize("path", STACK_FILES, ids=lambda p: p.stem)

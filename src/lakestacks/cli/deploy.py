@@ -96,7 +96,7 @@ def deploy(
     """Create or update the Prefect deployments of the stack's flows, with their schedules."""
     from lakestacks import api
 
-    deploy_plan = api.deploy(stack, env, dry_run=dry_run)
+    deploy_plan = api.deploy(stack, env=env, dry_run=dry_run)
     if as_json:
         emit_json(_plan_json(deploy_plan, dry_run))
     else:
@@ -113,7 +113,7 @@ def undeploy(
     """Remove the stack's deployments in an environment, with their schedules."""
     from lakestacks import api
 
-    deploy_plan = api.undeploy(stack, env, dry_run=dry_run)
+    deploy_plan = api.undeploy(stack, env=env, dry_run=dry_run)
     if as_json:
         emit_json(_plan_json(deploy_plan, dry_run))
     elif not deploy_plan.changes:
@@ -136,7 +136,7 @@ def trigger(
     """Start a run of a deployed flow; with --wait, exit 1 unless it completes."""
     from lakestacks import api
 
-    run = api.trigger(flow, stack, env, wait=wait, timeout=timeout)
+    run = api.trigger(flow, path=stack, env=env, wait=wait, timeout=timeout)
     if as_json:
         emit_json(dataclasses.asdict(run))
     else:

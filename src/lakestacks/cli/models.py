@@ -25,7 +25,7 @@ def models(
     """Registered models, their versions, status and aliases."""
     from lakestacks import api
 
-    found = api.models(stack, env)
+    found = api.models(stack, env=env)
     if as_json:
         emit_json([dataclasses.asdict(m) for m in found])
         return
@@ -65,7 +65,7 @@ def lineage(
     gate decisions, approvals and moves."""
     from lakestacks import api
 
-    found = api.lineage(ref, stack, env)
+    found = api.lineage(ref, path=stack, env=env)
     if as_json:
         emit_json(found)
         return
@@ -120,11 +120,13 @@ def approve(
     """Approve a version awaiting approval: promote it and run the rest of the pipeline."""
     from lakestacks import api
 
-    done = api.approve(model, version, by, reason, stack, env)
+    done = api.approve(model, version=version, by=by, reason=reason, path=stack, env=env)
     if as_json:
         emit_json(dataclasses.asdict(done))
         return
     typer.echo(f"{done.decision.model}/{version} approved by {by}: {done.decision.message}")
+    for line in done.notifications:
+        typer.echo(f"notification failed: {line}")
     if done.batch is not None:
         b = done.batch
         typer.echo(f"batch: {b.input} v{b.input_version} -> {b.output} v{b.output_version}")
@@ -143,11 +145,13 @@ def reject(
     """Reject a version awaiting approval; the champion stays."""
     from lakestacks import api
 
-    done = api.reject(model, version, by, reason, stack, env)
+    done = api.reject(model, version=version, by=by, reason=reason, path=stack, env=env)
     if as_json:
         emit_json(dataclasses.asdict(done))
         return
     typer.echo(done.decision.message)
+    for line in done.notifications:
+        typer.echo(f"notification failed: {line}")
 
 
 @handles_errors
@@ -162,7 +166,7 @@ def rollback(
     """Move the champion back to the previous version."""
     from lakestacks import api
 
-    move = api.rollback(model, stack, env, by, reason)
+    move = api.rollback(model, by=by, reason=reason, path=stack, env=env)
     if as_json:
         emit_json(dataclasses.asdict(move))
         return

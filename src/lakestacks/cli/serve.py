@@ -85,11 +85,11 @@ def serve(
         return
     summary = api.serve(
         stack,
-        env,
-        model or [],
-        host,
-        port,
-        poll,
+        env=env,
+        models=model or [],
+        host=host,
+        port=port,
+        poll_seconds=poll,
         on_ready=_ready(as_json),
         on_event=_event(as_json),
     )

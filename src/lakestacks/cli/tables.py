@@ -22,7 +22,7 @@ def tables(
     """Each table with its version, row count and last write."""
     from lakestacks import api
 
-    found = api.tables(stack, env)
+    found = api.tables(stack, env=env)
     if as_json:
         emit_json(
             [
@@ -72,7 +72,7 @@ def show(
     """The first rows of a table, optionally as of a version (time travel)."""
     from lakestacks import api
 
-    rows = api.table_show(name, stack, env, version, limit)
+    rows = api.table_show(name, path=stack, env=env, version=version, limit=limit)
     if as_json:
         emit_json(rows.to_pylist())
         return
@@ -97,7 +97,7 @@ def history(
     """A table's versions: when, which operation, how many rows."""
     from lakestacks import api
 
-    entries = api.table_history(name, stack, env)
+    entries = api.table_history(name, path=stack, env=env)
     if as_json:
         emit_json(entries)
         return

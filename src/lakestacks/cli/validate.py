@@ -36,7 +36,7 @@ def validate(
 
     target = path or stack
     try:
-        resolved = api.load_stack(target, env)
+        resolved = api.load_stack(target, env=env)
     except StackError as err:
         if as_json:
             emit_json(
@@ -81,8 +81,8 @@ def plan(
     """Print the stages `stacks run` executes, with the tables and model each reads and writes."""
     from lakestacks import api
 
-    resolved = api.load_stack(stack, env)
-    stages = api.build_plan(resolved)
+    resolved = api.load_stack(stack, env=env)
+    stages = api.plan(resolved)
     if as_json:
         emit_json(
             {

@@ -1,4 +1,4 @@
-"""Scoring a candidate model: built-in metrics in numpy (matching scikit-learn) and custom ones.
+"""Scoring a candidate model: built-in metrics from scikit-learn, and custom ones.
 
 The champion is scored on the same rows as the challenger, so gates compare like with like.
 """

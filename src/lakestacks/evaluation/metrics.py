@@ -1,10 +1,10 @@
-"""The built-in metrics in numpy, and the user's custom metrics, scored on the test split.
+"""The built-in metrics, from scikit-learn, and the user's custom metrics, scored on the test split.
 
-Each built-in gives what scikit-learn gives for the same input (tests cross-check them), so a
-user can reproduce a gate's number with the library they know; scikit-learn itself is not a
-runtime dependency. A metric that is undefined on the data (AUC with one class present, r2
-with a constant target, no rows, NaN in the predictions) is ``nan``, which every gate treats as
-failing, rather than a number that would look meaningful.
+Each built-in is the ``sklearn.metrics`` function of the same meaning, so a user reproduces a
+gate's number with the library they know. A metric that is undefined on the data (AUC with one
+class present, r2 with a constant target, no rows, NaN in the predictions) is ``nan``, which
+every gate treats as failing, rather than the 0.0 or 1.0 (and a warning) scikit-learn gives,
+which would look meaningful.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ MetricFn = Callable[[np.ndarray, np.ndarray], float]
 Task = Literal["classification", "regression"]
 
 NAN = float("nan")
-# What scikit-learn (>= 1.5) clips log-loss probabilities and floors MAPE's |y_true| to.
-_EPS = float(np.finfo(np.float64).eps)
 # P(y=1) above this predicts class 1; at exactly 0.5 it predicts 0, as scikit-learn's
 # ``LogisticRegression.predict`` and torchmetrics do.
 _THRESHOLD = 0.5
@@ -35,117 +33,42 @@ _THRESHOLD = 0.5
 _REGRESSION = frozenset(METRICS) - CLASSIFICATION
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``x``, ties given the mean of the ranks they span."""
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    group = np.repeat(np.arange(len(starts)), ends - starts)
-    ranks = np.empty(len(x), dtype=np.float64)
-    # A tie group spans positions start+1 .. end; its mean rank is their midpoint.
-    ranks[order] = ((starts + 1 + ends) / 2.0)[group]
-    return ranks
+def _builtin(name: str, y: np.ndarray, p: np.ndarray) -> float:
+    # Imported here: scikit-learn (with scipy) takes about a second to import, which a run
+    # that never scores a model, such as data prep alone, should not pay.
+    from sklearn import metrics as skm  # type: ignore[import-untyped]  # no py.typed marker
 
-
-def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    # Mann-Whitney U: the chance a random positive outranks a random negative, ties half.
-    pos = y == 1
-    n_pos = int(pos.sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return NAN
-    rank_sum = float(_ranks(p)[pos].sum())
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-
-
-def _pr_auc(y: np.ndarray, p: np.ndarray) -> float:
-    # Average precision: sum over distinct thresholds of (recall step) x precision there.
-    n_pos = int(y.sum())
-    if n_pos == 0 or n_pos == len(y):
-        return NAN
-    order = np.argsort(-p, kind="mergesort")
-    ys, ps = y[order], p[order]
-    last = np.r_[ps[1:] != ps[:-1], True]  # the last row of each tied score
-    tp = np.cumsum(ys)[last]
-    fp = np.cumsum(1.0 - ys)[last]
-    precision = tp / (tp + fp)
-    recall = tp / n_pos
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def _counts(y: np.ndarray, p: np.ndarray) -> tuple[int, int, int, int]:
-    """True positives, false positives, false negatives, true negatives at the threshold."""
-    pred = p > _THRESHOLD
-    true = y == 1
-    tp = int(np.sum(pred & true))
-    fp = int(np.sum(pred & ~true))
-    fn = int(np.sum(~pred & true))
-    return tp, fp, fn, len(y) - tp - fp - fn
-
-
-def _ratio(num: float, den: float) -> float:
-    # scikit-learn's zero_division=0: an empty denominator scores 0.
-    return num / den if den else 0.0
-
-
-def _accuracy(y: np.ndarray, p: np.ndarray) -> float:
-    tp, _, _, tn = _counts(y, p)
-    return (tp + tn) / len(y)
-
-
-def _precision(y: np.ndarray, p: np.ndarray) -> float:
-    tp, fp, _, _ = _counts(y, p)
-    return _ratio(tp, tp + fp)
-
-
-def _recall(y: np.ndarray, p: np.ndarray) -> float:
-    tp, _, fn, _ = _counts(y, p)
-    return _ratio(tp, tp + fn)
-
-
-def _f1(y: np.ndarray, p: np.ndarray) -> float:
-    tp, fp, fn, _ = _counts(y, p)
-    return _ratio(2 * tp, 2 * tp + fp + fn)
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    q = np.clip(p, _EPS, 1.0 - _EPS)
-    return float(-np.mean(y * np.log(q) + (1.0 - y) * np.log(1.0 - q)))
-
-
-def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((y - p) ** 2)))
-
-
-def _mae(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean(np.abs(y - p)))
-
-
-def _r2(y: np.ndarray, p: np.ndarray) -> float:
-    total = float(np.sum((y - np.mean(y)) ** 2))
-    if total == 0.0:
-        return NAN
-    return 1.0 - float(np.sum((y - p) ** 2)) / total
-
-
-def _mape(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.mean(np.abs(p - y) / np.maximum(np.abs(y), _EPS)))
-
-
-_BUILTIN: dict[str, MetricFn] = {
-    "roc_auc": _roc_auc,
-    "pr_auc": _pr_auc,
-    "f1": _f1,
-    "accuracy": _accuracy,
-    "precision": _precision,
-    "recall": _recall,
-    "log_loss": _log_loss,
-    "rmse": _rmse,
-    "mae": _mae,
-    "r2": _r2,
-    "mape": _mape,
-}
+    label = (p > _THRESHOLD).astype(np.int64)
+    # Checked before scikit-learn sees the data, which would give 0.0 or 1.0 and a warning.
+    varies = bool(y.min() != y.max())
+    # zero_division=0: no predicted (or no actual) positives scores 0, without a warning.
+    match name:
+        case "roc_auc":
+            value = skm.roc_auc_score(y, p) if varies else NAN
+        case "pr_auc":
+            value = skm.average_precision_score(y, p) if varies else NAN
+        case "accuracy":
+            value = skm.accuracy_score(y, label)
+        case "precision":
+            value = skm.precision_score(y, label, zero_division=0)
+        case "recall":
+            value = skm.recall_score(y, label, zero_division=0)
+        case "f1":
+            value = skm.f1_score(y, label, zero_division=0)
+        case "log_loss":
+            # labels: a split with one class present is still a binary problem.
+            value = skm.log_loss(y, p, labels=[0, 1])
+        case "rmse":
+            value = skm.root_mean_squared_error(y, p)
+        case "mae":
+            value = skm.mean_absolute_error(y, p)
+        case "r2":
+            value = skm.r2_score(y, p) if varies else NAN
+        case "mape":
+            value = skm.mean_absolute_percentage_error(y, p)
+        case _:
+            raise AssertionError(f"no built-in metric {name!r}")  # compute_metrics checks names
+    return float(value)
 
 
 def _arrays(y_true: Any, y_pred: Any, task: Task) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +122,7 @@ def compute_metrics(
     """Score predictions with built-in and custom metrics, as plain floats in ``names`` order.
 
     For classification ``y_true`` holds 0/1 and ``y_pred`` P(y=1); accuracy, precision, recall
-    and f1 predict 1 where P(y=1) > 0.5. Built-ins match scikit-learn (precision, recall and
+    and f1 predict 1 where P(y=1) > 0.5. Built-ins are scikit-learn's (precision, recall and
     f1 with ``zero_division=0``). An undefined metric is ``nan``.
 
     Args:
@@ -226,7 +149,7 @@ def compute_metrics(
     for name in names:
         if name in custom:
             continue
-        if name not in _BUILTIN:
+        if name not in METRICS:
             known = ", ".join([*METRICS, *custom])
             raise UserError(f"unknown metric {name!r}; known metrics: {known}")
         if name not in applies:
@@ -239,7 +162,7 @@ def compute_metrics(
         if name in custom:
             results[name] = _custom_value(name, custom[name], y, p)
         else:
-            results[name] = float(_BUILTIN[name](y, p)) if defined else NAN
+            results[name] = _builtin(name, y, p) if defined else NAN
     return results
 
 

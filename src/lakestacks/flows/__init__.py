@@ -7,18 +7,28 @@ inner loop, and what unit tests use). Prefect is imported only by the Prefect ru
 
 from lakestacks.flows._runner import RUNNERS, DirectRunner, Runner, choose_runner, run_flow
 from lakestacks.flows.batch_inference import BatchResult, batch_inference
+from lakestacks.flows.context import RunContext
 from lakestacks.flows.data_prep import DataGateFailed, DataPrepResult, data_prep
 from lakestacks.flows.deployments import DeployPlan, Triggered
 from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.lineage import lineage
-from lakestacks.flows.pipeline import STAGE_FLOWS, PipelineResult, pipeline, stage
-from lakestacks.flows.promotion import Decision, approval, approve, deploy, reject, rollback
+from lakestacks.flows.pipeline import PipelineResult, pipeline, stage
+from lakestacks.flows.promotion import (
+    Decision,
+    RunStatus,
+    approval,
+    approve,
+    deploy,
+    reject,
+    rollback,
+)
 from lakestacks.flows.server import ServerState
+from lakestacks.flows.stage import BaseStage, Stage, SummaryTable, plan, registered, to_record
 from lakestacks.flows.training import TrainingResult, training
 
 __all__ = [
     "RUNNERS",
-    "STAGE_FLOWS",
+    "BaseStage",
     "BatchResult",
     "DataGateFailed",
     "DataPrepResult",
@@ -27,8 +37,12 @@ __all__ = [
     "DirectRunner",
     "EvaluationResult",
     "PipelineResult",
+    "RunContext",
+    "RunStatus",
     "Runner",
     "ServerState",
+    "Stage",
+    "SummaryTable",
     "TrainingResult",
     "Triggered",
     "approval",
@@ -40,9 +54,12 @@ __all__ = [
     "evaluation",
     "lineage",
     "pipeline",
+    "plan",
+    "registered",
     "reject",
     "rollback",
     "run_flow",
     "stage",
+    "to_record",
     "training",
 ]

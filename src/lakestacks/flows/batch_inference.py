@@ -12,10 +12,7 @@ from lakestacks import registry
 from lakestacks.data.split import SPLIT_COLUMN
 from lakestacks.data.tables import read_table, table_exists, table_info, write_table
 from lakestacks.errors import UserError
-from lakestacks.flows._records import audit
-from lakestacks.flows._runner import Runner
-from lakestacks.flows.training import model_name
-from lakestacks.spec import ResolvedStack
+from lakestacks.flows.context import RunContext
 
 __all__ = ["BatchResult", "batch_inference", "score_table"]
 
@@ -48,14 +45,14 @@ def score_table(data: pa.Table, model: registry.LoadedModel) -> pa.Table:
     return scored.append_column("scored_at", pa.array([now] * n, pa.timestamp("us", tz="UTC")))
 
 
-def _score(resolved: ResolvedStack) -> BatchResult:
-    spec, runtime, cat = resolved.stack, resolved.runtime, resolved.catalog
+def _score(ctx: RunContext) -> BatchResult:
+    resolved, reg = ctx.resolved, ctx.registry
+    spec, cat = resolved.stack, resolved.catalog
     assert spec.deployment is not None and spec.deployment.batch is not None  # noqa: S101
     batch = spec.deployment.batch
     start = time.perf_counter()
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
-    name = model_name(resolved)
-    version = registry.resolve(name, alias=registry.CHAMPION).version
+    name = ctx.model
+    version = reg.resolve(name, alias=registry.CHAMPION).version
     source = cat.table_path(batch.input)
     if not table_exists(source):
         raise UserError(
@@ -63,7 +60,7 @@ def _score(resolved: ResolvedStack) -> BatchResult:
         )
     input_version = table_info(source).version
     data = read_table(source, version=input_version)
-    scored = score_table(data, registry.load_model(name, version))
+    scored = score_table(data, reg.load_model(name, version))
     out_version = write_table(
         cat.table_path(batch.output),
         scored,
@@ -74,9 +71,7 @@ def _score(resolved: ResolvedStack) -> BatchResult:
             "input": f"{cat.qualify(batch.input)}@v{input_version}",
         },
     )
-    audit(
-        cat,
-        runtime.env,
+    ctx.audit(
         name,
         version,
         "batch_scored",
@@ -100,14 +95,14 @@ def _score(resolved: ResolvedStack) -> BatchResult:
     )
 
 
-def batch_inference(resolved: ResolvedStack, runner: Runner) -> BatchResult:
+def batch_inference(ctx: RunContext) -> BatchResult:
     """Score ``deployment.batch.input`` with the champion into ``deployment.batch.output``.
 
     Example:
-        >>> batch_inference(s, DirectRunner()).output_version  # doctest: +SKIP
+        >>> batch_inference(RunContext(resolved)).output_version  # doctest: +SKIP
         0
     """
-    spec = resolved.stack
+    spec = ctx.resolved.stack
     if spec.deployment is None or spec.deployment.batch is None:
         raise UserError("this stack has no deployment.batch section to score with")
-    return runner.step("batch score", _score, resolved)
+    return ctx.runner.step("batch score", _score, ctx)

@@ -21,7 +21,13 @@ from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
 from lakestacks.data.tables import TableWrite, table_info, write_table, write_tables
 from lakestacks.errors import UserError
 from lakestacks.flows._runner import Runner
-from lakestacks.quality import ValidationReport, report_rows, start_data_docs, validate
+from lakestacks.quality import (
+    ValidationReport,
+    prepare_data_docs,
+    report_rows,
+    start_data_docs,
+    validate,
+)
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import split_table
@@ -99,6 +105,8 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
     data = spec.data
     search = resolved.search_path
     result = DataPrepResult()
+    if _draws_docs(resolved):
+        prepare_data_docs()  # the page worker imports GX while data prep and training run
     tables: dict[str, pa.Table] = {}
     for name, source in data.sources.items():
         tables[name] = runner.step(f"ingest {name}", ingest, name, source, cat, search)
@@ -144,6 +152,12 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
             f"data gate failed for {', '.join(blocked)}; no table was written\n{summaries}"
         )
     return result
+
+
+def _draws_docs(resolved: ResolvedStack) -> bool:
+    """Whether this data prep draws data-docs pages: a suite that runs, and a local lake."""
+    suites = resolved.stack.data.expectations.values()
+    return "://" not in resolved.runtime.lake and any(s.mode != "off" for s in suites)
 
 
 def _apply_gate(
@@ -238,6 +252,5 @@ def record_validations(
                 "version": version,
             }
         )
-    local = "://" not in resolved.runtime.lake
-    docs = start_data_docs(done, docs_dir) if local else []  # api.run waits for them
+    docs = start_data_docs(done, docs_dir) if _draws_docs(resolved) else []  # api.run waits
     return summaries, [str(p) for p in docs]

@@ -23,7 +23,9 @@ from lakestacks.errors import UserError
 from lakestacks.flows import server as local_server
 from lakestacks.flows._records import git
 from lakestacks.flows._runner import quiet_prefect
-from lakestacks.spec import ResolvedStack
+from lakestacks.flows.stage import Stage
+from lakestacks.flows.stage import plan as stage_plan
+from lakestacks.spec import PlanStep, ResolvedStack
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -157,13 +159,32 @@ def _owner_tags(resolved: ResolvedStack) -> list[str]:
     return [f"stack:{resolved.stack.name}", f"env:{resolved.runtime.env}"]
 
 
+def _check_schedulable(flow: str, stages: dict[str, tuple[Stage, PlanStep]]) -> None:
+    if flow == "pipeline":
+        return
+    if flow not in stages:
+        raise UserError(
+            f"schedules.{flow}: this stack has no {flow} stage (its section is missing); "
+            "remove the schedule or add the section"
+        )
+    stage, step = stages[flow]
+    if step.later:
+        raise UserError(
+            f"schedules.{flow}: the {flow} flow is not built yet; remove its schedule for now"
+        )
+    if not stage.schedulable:
+        raise UserError(
+            f"schedules.{flow}: the {flow} stage does not run on its own schedule; "
+            "schedule the pipeline instead"
+        )
+
+
 def wanted(resolved: ResolvedStack) -> list[WantedDeployment]:
     """The deployments the stack wants in its environment, flow by flow."""
     spec, runtime = resolved.stack, resolved.runtime
     project = resolved.base_dir
-    flows = ["pipeline"]
-    if spec.deployment is not None and spec.deployment.batch is not None:
-        flows.append("batch_inference")
+    stages = {s.name: (s, step) for s, step in stage_plan(resolved)}
+    flows = ["pipeline", *(name for name, (s, _) in stages.items() if s.deployed)]
     flows += [f for f in spec.schedules if f not in flows]
     version = git(project, "describe", "--always", "--dirty", "--tags", "--abbrev=12")
     branch = git(project, "rev-parse", "--abbrev-ref", "HEAD")
@@ -171,16 +192,12 @@ def wanted(resolved: ResolvedStack) -> list[WantedDeployment]:
     stack_param = resolved.path.relative_to(project).as_posix()
     out = []
     for flow in flows:
-        if flow == "monitoring":
-            raise UserError(
-                "schedules.monitoring: the monitoring flow is not built yet; remove its "
-                "schedule for now"
-            )
+        _check_schedulable(flow, stages)
         file = project / "flows" / f"{flow}.py"
         entrypoint = (
             f"flows/{flow}.py:{flow}" if file.is_file() else f"lakestacks.entrypoints.{flow}"
         )
-        schedule = spec.schedules.get(flow)  # type: ignore[call-overload]
+        schedule = spec.schedules.get(flow)
         out.append(
             WantedDeployment(
                 flow=flow,

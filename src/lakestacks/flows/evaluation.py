@@ -15,11 +15,11 @@ from lakestacks import registry
 from lakestacks.data.split import read_split
 from lakestacks.errors import UserError
 from lakestacks.evaluation import compute_metrics, load_custom_metrics
+from lakestacks.events import EventType
 from lakestacks.flows._records import record_decisions
-from lakestacks.flows._runner import Runner
+from lakestacks.flows.context import RunContext
 from lakestacks.flows.training import TrainingResult
 from lakestacks.gates import decide
-from lakestacks.spec import ResolvedStack
 from lakestacks.training.features import encode_target
 
 __all__ = ["EvaluationResult", "evaluation"]
@@ -57,9 +57,10 @@ class EvaluationResult:
 
 
 def score(
-    resolved: ResolvedStack, trained: TrainingResult, champion: int | None
+    ctx: RunContext, trained: TrainingResult, champion: int | None
 ) -> tuple[dict[str, float], dict[str, float] | None, int]:
     """Metrics of the challenger and of ``champion`` (if any) on the pinned test split."""
+    resolved = ctx.resolved
     spec = resolved.stack
     section, training = spec.evaluation, spec.training
     assert section is not None and training is not None  # noqa: S101 - the caller checked
@@ -72,7 +73,7 @@ def score(
     custom = load_custom_metrics(section, resolved.search_path)
 
     def metrics_of(version: int) -> dict[str, float]:
-        model = registry.load_model(trained.model, version)
+        model = ctx.registry.load_model(trained.model, version)
         out = model.predict(frame)
         column = "probability" if trained.task == "classification" else "prediction"
         y_pred = out[column].to_numpy(dtype="float64")
@@ -83,13 +84,14 @@ def score(
 
 
 def judge(
-    resolved: ResolvedStack,
+    ctx: RunContext,
     trained: TrainingResult,
     champion: int | None,
     scored: tuple[dict[str, float], dict[str, float] | None, int],
 ) -> EvaluationResult:
     """Decide the gates, then record metrics and decisions on the run, the version and
     ``_decisions``."""
+    resolved, reg = ctx.resolved, ctx.registry
     section = resolved.stack.evaluation
     assert section is not None  # noqa: S101
     metrics, champion_metrics, rows = scored
@@ -106,7 +108,6 @@ def judge(
     if not failed and section.mode != "off":
         gates = "passed"
 
-    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
     run = registry.RunHandle(trained.run_id, "")
     run.log_metrics({f"test_{k}": v for k, v in metrics.items() if not math.isnan(v)})
     if champion_metrics:
@@ -114,7 +115,7 @@ def judge(
             {f"champion_test_{k}": v for k, v in champion_metrics.items() if not math.isnan(v)}
         )
     run.log_dict({"decisions": records, "champion_version": champion}, "evaluation.json")
-    registry.set_version_tags(
+    reg.set_version_tags(
         trained.model,
         trained.version,
         {
@@ -127,6 +128,17 @@ def judge(
         },
     )
     record_decisions(resolved.catalog, trained.model, trained.version, trained.run_id, records)
+    ctx.dispatcher.emit(
+        ctx.dispatcher.event(
+            EventType.GATES_DECIDED,
+            stage="evaluation",
+            model=trained.model,
+            version=trained.version,
+            run_id=trained.run_id,
+            message=f"v{trained.version}: gates {gates}",
+            details={"gates": gates, "champion_version": champion, "mode": section.mode},
+        )
+    )
     return EvaluationResult(
         model=trained.model,
         version=trained.version,
@@ -142,17 +154,14 @@ def judge(
     )
 
 
-def evaluation(
-    resolved: ResolvedStack, runner: Runner, trained: TrainingResult
-) -> EvaluationResult:
+def evaluation(ctx: RunContext, trained: TrainingResult) -> EvaluationResult:
     """Score the new version and the current champion on the test split; decide the gates.
 
     Example:
-        >>> ev = evaluation(s, DirectRunner(), trained)  # doctest: +SKIP
+        >>> ev = evaluation(RunContext(resolved), trained)  # doctest: +SKIP
         >>> ev.passed, ev.champion_version  # doctest: +SKIP
         (True, None)
     """
-    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
-    champion = registry.alias_version(trained.model, registry.CHAMPION)
-    scored = runner.step("score", score, resolved, trained, champion)
-    return runner.step("gates", judge, resolved, trained, champion, scored)
+    champion = ctx.registry.alias_version(trained.model, registry.CHAMPION)
+    scored = ctx.runner.step("score", score, ctx, trained, champion)
+    return ctx.runner.step("gates", judge, ctx, trained, champion, scored)

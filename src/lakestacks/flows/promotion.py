@@ -8,25 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from enum import StrEnum
 
 from lakestacks import registry
 from lakestacks.errors import UserError
-from lakestacks.flows._records import audit
+from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult
-from lakestacks.spec import ResolvedStack
 
-__all__ = ["Decision", "approval", "approve", "deploy", "reject", "rollback"]
+__all__ = ["Decision", "RunStatus", "approval", "approve", "deploy", "reject", "rollback"]
 
 TAG = registry.TAG
-Status = Literal["promoted", "kept", "rejected", "awaiting_approval"]
+
+
+class RunStatus(StrEnum):
+    """How a run (or an approval) ended: the exit code follows from it."""
+
+    PROMOTED = "promoted"  # a new champion
+    KEPT = "kept"  # the champion stays: nothing better (exit 0)
+    REJECTED = "rejected"  # a gate or a person said no (exit 3)
+    AWAITING_APPROVAL = "awaiting_approval"  # exit 4 until `stacks approve`
+    DONE = "done"  # no model was judged (data prep alone, batch scoring)
 
 
 @dataclass
 class Decision:
     """What happened to the new version, and the champion after it."""
 
-    status: Status
+    status: RunStatus
     model: str
     version: int
     champion_before: int | None
@@ -35,73 +43,63 @@ class Decision:
     approved_by: str | None = None
 
 
-def approval(resolved: ResolvedStack, ev: EvaluationResult) -> Decision:
+def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
     """Apply the gate verdict and the approval mode: promote, keep, reject or wait.
 
     A version blocked only by ``vs: champion`` gates is "kept" (exit 0: nothing better);
     one blocked by any other gate is "rejected" (exit 3); in manual mode a version that
     passed waits for `stacks approve` under the ``challenger`` alias (exit 4).
     """
-    spec, runtime, cat = resolved.stack, resolved.runtime, resolved.catalog
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
+    spec, cat, reg = ctx.resolved.stack, ctx.catalog, ctx.registry
     name, version, before = ev.model, ev.version, ev.champion_version
     if not ev.passed:
-        status: Status = "kept" if ev.blocked_only_by_champion else "rejected"
+        status = RunStatus.KEPT if ev.blocked_only_by_champion else RunStatus.REJECTED
         reasons = "; ".join(
             d["reason"] for d in ev.decisions if not d["passed"] and d["gate"] in ev.blocking
         )
         champion = f"v{before}" if before else "no champion"
         message = (
             f"v{version} not promoted: {reasons}; the champion stays {champion}"
-            if status == "kept"
+            if status == RunStatus.KEPT
             else f"v{version} rejected by its gates: {reasons}; the champion stays {champion}"
         )
-        registry.set_version_tags(name, version, {f"{TAG}status": status})
-        audit(
-            cat,
-            runtime.env,
+        reg.set_version_tags(name, version, {f"{TAG}status": status})
+        ctx.audit(
             name,
             version,
             status,
             reason=reasons,
             champion_before=before,
             champion_after=before,
+            message=message,
         )
         return Decision(status, name, version, before, before, message)
     mode = spec.approval.mode if spec.approval else "auto"
     if mode == "manual":
-        registry.set_alias(name, registry.CHALLENGER, version)
-        registry.set_version_tags(name, version, {f"{TAG}status": "awaiting_approval"})
-        audit(cat, runtime.env, name, version, "awaiting_approval", champion_before=before)
+        reg.set_alias(name, registry.CHALLENGER, version)
+        reg.set_version_tags(name, version, {f"{TAG}status": "awaiting_approval"})
         who = spec.approval.approvers if spec.approval else []
-        short = cat.short(name)
-        return Decision(
-            "awaiting_approval",
-            name,
-            version,
-            before,
-            before,
+        message = (
             f"v{version} passed its gates and awaits approval"
             + (f" by one of {', '.join(who)}" if who else "")
-            + f": stacks approve {short} {version} --by NAME",
+            + f": stacks approve {cat.short(name)} {version} --by NAME"
         )
-    registry.set_version_tags(name, version, {f"{TAG}approval": "auto", f"{TAG}status": "approved"})
-    audit(cat, runtime.env, name, version, "approved", by="auto", champion_before=before)
-    return Decision("promoted", name, version, before, None, "", approved_by="auto")
+        ctx.audit(name, version, "awaiting_approval", champion_before=before, message=message)
+        return Decision(RunStatus.AWAITING_APPROVAL, name, version, before, before, message)
+    reg.set_version_tags(name, version, {f"{TAG}approval": "auto", f"{TAG}status": "approved"})
+    ctx.audit(name, version, "approved", by="auto", champion_before=before)
+    return Decision(RunStatus.PROMOTED, name, version, before, None, "", approved_by="auto")
 
 
-def deploy(resolved: ResolvedStack, decision: Decision) -> Decision:
+def deploy(ctx: RunContext, decision: Decision) -> Decision:
     """Promote an approved version, compare-and-set against the champion it was judged with."""
-    runtime, cat = resolved.runtime, resolved.catalog
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
+    reg = ctx.registry
     name, version = decision.model, decision.version
     try:
-        move = registry.promote(name, version, decision.champion_before)
+        move = reg.promote(name, version, decision.champion_before)
     except registry.PromotionRefused as err:
-        registry.set_version_tags(name, version, {f"{TAG}status": "promotion_refused"})
-        audit(
-            cat,
-            runtime.env,
+        reg.set_version_tags(name, version, {f"{TAG}status": "promotion_refused"})
+        ctx.audit(
             name,
             version,
             "promotion_refused",
@@ -109,32 +107,27 @@ def deploy(resolved: ResolvedStack, decision: Decision) -> Decision:
             champion_before=decision.champion_before,
         )
         raise
-    registry.set_version_tags(
+    reg.set_version_tags(
         name, version, {f"{TAG}status": "champion", f"{TAG}promoted_at": move.at.isoformat()}
     )
-    audit(
-        cat,
-        runtime.env,
+    was = f"v{move.champion_before}" if move.champion_before else "no champion"
+    decision.champion_after = move.champion_after
+    decision.message = f"v{version} is the champion (was {was})"
+    ctx.audit(
         name,
         version,
         "promoted",
         by=decision.approved_by,
         champion_before=move.champion_before,
         champion_after=move.champion_after,
+        message=decision.message,
     )
-    was = f"v{move.champion_before}" if move.champion_before else "no champion"
-    decision.champion_after = move.champion_after
-    decision.message = f"v{version} is the champion (was {was})"
     return decision
 
 
-def _awaiting(
-    resolved: ResolvedStack, model: str, version: int
-) -> tuple[str, registry.ModelVersionInfo]:
-    runtime, cat = resolved.runtime, resolved.catalog
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
-    name = cat.model_name(model)
-    info = registry.get_version(name, version)
+def _awaiting(ctx: RunContext, model: str, version: int) -> tuple[str, registry.ModelVersionInfo]:
+    name = ctx.catalog.model_name(model)
+    info = ctx.registry.get_version(name, version)
     status = info.tags.get(f"{TAG}status", "unknown")
     if status != "awaiting_approval":
         raise UserError(
@@ -144,9 +137,7 @@ def _awaiting(
     return name, info
 
 
-def approve(
-    resolved: ResolvedStack, model: str, version: int, by: str, reason: str | None
-) -> Decision:
+def approve(ctx: RunContext, model: str, version: int, by: str, reason: str | None) -> Decision:
     """Record a human approval and promote, if ``by`` may approve and the champion has not
     moved since the evaluation.
 
@@ -154,18 +145,18 @@ def approve(
         >>> approve(s, "churn_model", 3, by="alice", reason="reviewed").status  # doctest: +SKIP
         'promoted'
     """
-    spec, runtime, cat = resolved.stack, resolved.runtime, resolved.catalog
-    name, info = _awaiting(resolved, model, version)
+    spec, reg = ctx.resolved.stack, ctx.registry
+    name, info = _awaiting(ctx, model, version)
     approvers = spec.approval.approvers if spec.approval else []
     if approvers and by not in approvers:
-        audit(cat, runtime.env, name, version, "approval_refused", by=by, reason="not an approver")
+        ctx.audit(name, version, "approval_refused", by=by, reason="not an approver")
         raise UserError(
             f"{by!r} may not approve {name}: approval.approvers lists {', '.join(approvers)}"
         )
     compared = info.tags.get(f"{TAG}compared_champion", "none")
     before = int(compared) if compared.isdigit() else None
     now = datetime.now(UTC).isoformat()
-    registry.set_version_tags(
+    reg.set_version_tags(
         name,
         version,
         {
@@ -175,19 +166,17 @@ def approve(
             f"{TAG}approval.reason": reason or "",
         },
     )
-    audit(cat, runtime.env, name, version, "approved", by=by, reason=reason, champion_before=before)
-    decision = Decision("promoted", name, version, before, None, "", approved_by=by)
-    return deploy(resolved, decision)
+    ctx.audit(name, version, "approved", by=by, reason=reason, champion_before=before)
+    decision = Decision(RunStatus.PROMOTED, name, version, before, None, "", approved_by=by)
+    return deploy(ctx, decision)
 
 
-def reject(
-    resolved: ResolvedStack, model: str, version: int, by: str, reason: str | None
-) -> Decision:
+def reject(ctx: RunContext, model: str, version: int, by: str, reason: str | None) -> Decision:
     """Record a human rejection; the champion stays as it is."""
-    runtime, cat = resolved.runtime, resolved.catalog
-    name, _ = _awaiting(resolved, model, version)
+    reg = ctx.registry
+    name, _ = _awaiting(ctx, model, version)
     now = datetime.now(UTC).isoformat()
-    registry.set_version_tags(
+    reg.set_version_tags(
         name,
         version,
         {
@@ -198,12 +187,10 @@ def reject(
             f"{TAG}approval.reason": reason or "",
         },
     )
-    if registry.alias_version(name, registry.CHALLENGER) == version:
-        registry.delete_alias(name, registry.CHALLENGER)
-    champion = registry.alias_version(name, registry.CHAMPION)
-    audit(
-        cat,
-        runtime.env,
+    if reg.alias_version(name, registry.CHALLENGER) == version:
+        reg.delete_alias(name, registry.CHALLENGER)
+    champion = reg.alias_version(name, registry.CHAMPION)
+    ctx.audit(
         name,
         version,
         "rejected",
@@ -214,7 +201,7 @@ def reject(
     )
     stays = f"v{champion}" if champion else "no champion"
     return Decision(
-        "rejected",
+        RunStatus.REJECTED,
         name,
         version,
         champion,
@@ -225,19 +212,16 @@ def reject(
 
 
 def rollback(
-    resolved: ResolvedStack, model: str, by: str | None = None, reason: str | None = None
+    ctx: RunContext, model: str, by: str | None = None, reason: str | None = None
 ) -> registry.Move:
     """Move the champion back to the previous one, with an audit record."""
-    runtime, cat = resolved.runtime, resolved.catalog
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
-    name = cat.model_name(model)
-    move = registry.rollback(name)
-    registry.set_version_tags(name, move.champion_after, {f"{TAG}status": "champion"})
+    reg = ctx.registry
+    name = ctx.catalog.model_name(model)
+    move = reg.rollback(name)
+    reg.set_version_tags(name, move.champion_after, {f"{TAG}status": "champion"})
     if move.champion_before is not None:
-        registry.set_version_tags(name, move.champion_before, {f"{TAG}status": "rolled_back"})
-    audit(
-        cat,
-        runtime.env,
+        reg.set_version_tags(name, move.champion_before, {f"{TAG}status": "rolled_back"})
+    ctx.audit(
         name,
         move.champion_after,
         "rolled_back",

@@ -1,12 +1,12 @@
 """Resume: skip the stages a failed run already completed with the same inputs.
 
-Every completed data prep and training is recorded in ``_stage_runs`` under a key: the
-stack file's digest, the environment, a hash of the user modules the stack references (a
-git sha would miss uncommitted edits) and the stage's inputs (source files' contents and
-Delta table versions for data prep, the training table's version for training). `stacks
-run --resume` reuses a record whose key matches and whose outputs are still there as they
-were left: tables still at the versions data prep wrote, the trained version still
-registered. Changed data changes the key, so the stage runs again.
+Every completed stage that can be reused is recorded in ``_stage_runs`` under a key: the
+stack sections the stage reads, the environment, a hash of the user modules the stack
+references (a git sha would miss uncommitted edits), the versions of the packages that
+provide stages, and the stage's own inputs (source files' contents and Delta table versions
+for data prep, the training table's version for training). `stacks run --resume` asks the
+stage to reuse a record whose key matches; the stage checks that what it wrote is still
+there as it was left. Changed data changes the key, so the stage runs again.
 """
 
 from __future__ import annotations
@@ -14,29 +14,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from lakestacks import __version__, registry
+from lakestacks import __version__
 from lakestacks.data.tables import read_table, table_exists, table_info, write_table
-from lakestacks.flows._records import stack_digest
-from lakestacks.flows.data_prep import DataPrepResult
-from lakestacks.flows.training import TrainingResult
+from lakestacks.flows.stage import ENTRY_POINT_GROUP, Stage, to_record
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import find_module
 
 __all__ = [
     "STAGE_RUNS_TABLE",
     "code_digest",
-    "data_prep_key",
     "record",
-    "reuse_data_prep",
-    "reuse_training",
-    "training_key",
+    "recorded",
+    "source_fingerprints",
+    "stage_key",
 ]
 
 STAGE_RUNS_TABLE = "_stage_runs"
@@ -90,13 +87,39 @@ def code_digest(resolved: ResolvedStack) -> str:
     return _hash(__version__, sorted(sources.items()))
 
 
-def _base(resolved: ResolvedStack) -> list[str]:
-    return [stack_digest(resolved), resolved.runtime.env, code_digest(resolved)]
+def _plugin_versions() -> list[tuple[str, str]]:
+    """The packages that provide stages, with their versions: an upgrade changes the key."""
+    found = set()
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.dist is not None:
+            found.add((point.dist.name, point.dist.version))
+    return sorted(found)
 
 
-def data_prep_key(resolved: ResolvedStack) -> str | None:
-    """The key of a data prep run: the stack, the code, and what every source holds now;
-    None when a source cannot be fingerprinted (a remote file), so data prep always runs."""
+def stage_key(resolved: ResolvedStack, stage: Stage, inputs: object) -> str:
+    """The key of one stage's run: what it reads of the stack, the code, its inputs."""
+    document = resolved.stack.model_dump(mode="json")
+    sections = {
+        name: (
+            resolved.extensions[name].model_dump(mode="json")
+            if name in resolved.extensions
+            else document.get(name)
+        )
+        for name in stage.sections
+    }
+    return _hash(
+        stage.name,
+        resolved.runtime.env,
+        sections,
+        code_digest(resolved),
+        _plugin_versions(),
+        inputs,
+    )
+
+
+def source_fingerprints(resolved: ResolvedStack) -> dict[str, Any] | None:
+    """What every source holds now: a file's digest, a table's version; None when a source
+    cannot be fingerprinted (a remote file), so data prep always runs."""
     cat = resolved.catalog
     fingerprints: dict[str, Any] = {}
     for name, source in resolved.stack.data.sources.items():
@@ -114,67 +137,36 @@ def data_prep_key(resolved: ResolvedStack) -> str | None:
             fingerprints[name] = _file_digest(Path(source.path))
         else:
             return None
-    return _hash(*_base(resolved), fingerprints)
+    return fingerprints
 
 
-def training_key(resolved: ResolvedStack, inputs: dict[str, int]) -> str:
-    """The key of a training run: the stack, the code and the training table's version."""
-    return _hash(*_base(resolved), sorted(inputs.items()))
-
-
-def record(resolved: ResolvedStack, stage: str, key: str | None, result: Any) -> None:
-    """Remember that ``stage`` completed under ``key`` with ``result`` (a dataclass)."""
-    if key is None:
-        return
+def record(resolved: ResolvedStack, stage: str, key: str, result: object) -> None:
+    """Remember that ``stage`` completed under ``key`` with ``result``."""
     row = {
         "at": datetime.now(UTC),
         "env": resolved.runtime.env,
         "stage": stage,
         "key": key,
-        "result": json.dumps(asdict(result), default=str),
+        "result": json.dumps(to_record(result), default=str),
     }
     path = resolved.catalog.table_path(STAGE_RUNS_TABLE)
     write_table(path, pa.Table.from_pylist([row], schema=_SCHEMA), mode="append")
 
 
-def _recorded(resolved: ResolvedStack, stage: str, key: str | None) -> dict[str, Any] | None:
+def recorded(resolved: ResolvedStack, stage: str, key: str) -> dict[str, Any] | None:
+    """The newest result recorded for ``stage`` under ``key`` in this environment."""
     path = resolved.catalog.table_path(STAGE_RUNS_TABLE)
-    if key is None or not table_exists(path):
+    if not table_exists(path):
         return None
-    rows = read_table(path).to_pylist()
-    found = [
-        r
-        for r in rows
-        if r["stage"] == stage and r["key"] == key and r["env"] == resolved.runtime.env
-    ]
-    if not found:
+    import pyarrow.compute as pc
+
+    where = (
+        (pc.field("stage") == stage)
+        & (pc.field("key") == key)
+        & (pc.field("env") == resolved.runtime.env)
+    )
+    rows = read_table(path, filter=where).to_pylist()
+    if not rows:
         return None
-    result: dict[str, Any] = json.loads(max(found, key=lambda r: r["at"])["result"])
+    result: dict[str, Any] = json.loads(max(rows, key=lambda r: r["at"])["result"])
     return result
-
-
-def reuse_data_prep(resolved: ResolvedStack, key: str | None) -> DataPrepResult | None:
-    """The recorded data prep under ``key``, if every table it wrote is still at the version
-    it wrote (nothing has written to them since)."""
-    found = _recorded(resolved, "data_prep", key)
-    if found is None:
-        return None
-    cat = resolved.catalog
-    for name, version in found["wrote"].items():
-        path = cat.table_path(cat.short(name))
-        if not table_exists(path) or table_info(path).version != version:
-            return None
-    return DataPrepResult(**found)
-
-
-def reuse_training(resolved: ResolvedStack, key: str) -> TrainingResult | None:
-    """The recorded training under ``key``, if its version is still registered."""
-    found = _recorded(resolved, "training", key)
-    if found is None:
-        return None
-    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
-    try:
-        registry.get_version(found["model"], found["version"])
-    except registry.ModelNotFound:
-        return None
-    return TrainingResult(**found)

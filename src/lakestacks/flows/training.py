@@ -20,8 +20,8 @@ import pyarrow as pa
 from lakestacks import registry
 from lakestacks.data.tables import read_table, table_exists, table_info
 from lakestacks.errors import UserError
-from lakestacks.flows._records import audit, git_sha, stack_digest
-from lakestacks.flows._runner import Runner
+from lakestacks.flows._records import git_sha, stack_digest
+from lakestacks.flows.context import RunContext
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import model_short_name, split_table
@@ -121,12 +121,13 @@ def _keep(checkpoint: str | None) -> str | None:
 
 
 def log_and_register(
-    resolved: ResolvedStack,
+    ctx: RunContext,
     fitted: tuple[TrainedModel, dict[str, int]],
     inputs: dict[str, int],
     seconds: float,
 ) -> TrainingResult:
     """Log the run (params, per-epoch metrics, checkpoint, context) and register the model."""
+    resolved, reg = ctx.resolved, ctx.registry
     spec = resolved.stack
     section = spec.training
     assert section is not None  # noqa: S101
@@ -141,13 +142,11 @@ def log_and_register(
         f"{TAG}inputs": json.dumps(inputs, sort_keys=True),
         **({f"{TAG}git_sha": sha, "mlflow.source.git.commit": sha} if sha else {}),
     }
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
-    experiment = registry.ensure_experiment(
-        section.experiment or spec.name,
-        registry.artifact_location(runtime.tracking_uri, runtime.lake),
+    experiment = reg.ensure_experiment(
+        section.experiment or spec.name, reg.artifact_location(runtime.lake)
     )
     table = training_table(resolved)
-    with registry.start_run(experiment, f"train {spec.name}", context) as run:
+    with reg.start_run(experiment, f"train {spec.name}", context) as run:
         run.log_params(
             {
                 "model": section.model,
@@ -168,14 +167,14 @@ def log_and_register(
             shutil.rmtree(Path(trained.best_checkpoint).parent, ignore_errors=True)
         run.log_dict(trained.encoder.to_dict(), "encoder.json")
         example = _input_example(resolved, table, inputs, trained.feature_columns)
-        uri = registry.log_predictor(
+        uri = reg.log_predictor(
             run, trained.predictor(), example, _code_paths(section.model, resolved.base_dir)
         )
-        version = registry.register(
+        version = reg.register(
             uri, name, {**context, f"{TAG}run_id": run.run_id, f"{TAG}status": "trained"}
         )
         run.set_tags({f"{TAG}model_version": f"{name}/{version}"})
-    audit(cat, runtime.env, name, version, "registered", details={"run_id": run.run_id})
+    ctx.audit(name, version, "registered", details={"run_id": run.run_id})
     return TrainingResult(
         model=name,
         version=version,
@@ -225,18 +224,18 @@ def training_inputs(resolved: ResolvedStack) -> dict[str, int]:
     return {cat.qualify(table): table_info(path).version}
 
 
-def training(resolved: ResolvedStack, runner: Runner, progress: bool = False) -> TrainingResult:
+def training(ctx: RunContext) -> TrainingResult:
     """Train, log and register the stack's model: the training flow's body.
 
     Example:
-        >>> result, _ = run_flow("training", lambda r: training(s, r), "direct")  # doctest: +SKIP
-        >>> result.version  # doctest: +SKIP
+        >>> training(RunContext(resolved)).version  # doctest: +SKIP
         1
     """
+    resolved, runner = ctx.resolved, ctx.runner
     inputs = training_inputs(resolved)
     path = resolved.catalog.table_path(training_table(resolved))
     version = next(iter(inputs.values()))
     start = time.perf_counter()
-    fitted = runner.step("train", fit, resolved, path, version, progress)
+    fitted = runner.step("train", fit, resolved, path, version, ctx.progress)
     seconds = time.perf_counter() - start
-    return runner.step("register", log_and_register, resolved, fitted, inputs, seconds)
+    return runner.step("register", log_and_register, ctx, fitted, inputs, seconds)

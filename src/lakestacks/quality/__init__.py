@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from lakestacks.quality._arrow import NATIVE
 from lakestacks.quality._validate import validate
-from lakestacks.quality.docs import start_data_docs, wait_for_data_docs, write_data_docs
+from lakestacks.quality.docs import (
+    prepare_data_docs,
+    start_data_docs,
+    wait_for_data_docs,
+    write_data_docs,
+)
 from lakestacks.quality.report import VALIDATIONS_SCHEMA, CheckResult, ValidationReport, report_rows
 
 __all__ = [
@@ -19,6 +24,7 @@ __all__ = [
     "VALIDATIONS_SCHEMA",
     "CheckResult",
     "ValidationReport",
+    "prepare_data_docs",
     "report_rows",
     "start_data_docs",
     "validate",

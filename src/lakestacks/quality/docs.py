@@ -1,46 +1,103 @@
 """Data-docs pages: Great Expectations' HTML page for every validation.
 
-Importing ``great_expectations`` only to draw a page costs ~1.7 s, more than the rest of a
-quickstart data prep. :func:`start_data_docs` therefore draws the pages in a forked child,
-which inherits everything already imported (pandas, pyarrow), while the run goes on to train
-on the other core; :func:`wait_for_data_docs` (called at the end of every ``api.run``, and at
-exit) waits for them. A new interpreter instead (spawn) was measured slower than drawing in
-line: it re-imports pandas, scipy and pyarrow first. Where fork is not safe (not Linux) or GX
-is already imported, pages are drawn in line.
+Importing ``great_expectations`` only to draw a page costs 2-4 s, more than the rest of a
+quickstart data prep, so pages are drawn by a worker process that imports GX while the run goes
+on. :func:`prepare_data_docs` starts it as early as it can (at the start of data prep), so its
+import overlaps data prep and training's import of Lightning; :func:`start_data_docs` sends it
+the reports; :func:`wait_for_data_docs` (called at the end of every ``api.run``, and at exit)
+tells it to finish and waits for the pages, boundedly, and reports those it could not draw.
+
+The worker is a new interpreter (``subprocess``: fork and exec at once, nothing of this process
+runs in between), never a bare ``fork()``. A run has threads by the time its pages are ready
+(Prefect's runner and API client, delta-rs, OpenMP, MLflow), and a forked child gets a copy of
+every lock those threads held at that instant, held forever: the child can hang or corrupt
+state at random (Python 3.12 warns about it). A new interpreter pays for its imports (pandas,
+pyarrow and GX, ~3.3 s of CPU against ~2.1 s for GX alone in a fork), which is why it starts at
+the start of a run, while a core is free, at nice 19: training's OpenMP threads spin-wait and
+slow down ~3x when they share a core with a busy process. ``multiprocessing``'s spawn and
+forkserver were measured as costly as the plain interpreter for this one process, and spawn
+re-imports the parent's main module (the CLI). Where GX is already imported (a suite needed
+it) and no worker is running, pages are drawn in line, which then costs no import.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
+import json
 import logging
 import os
+import pickle
+import select
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from lakestacks.quality.report import ValidationReport
 
-__all__ = ["page_path", "start_data_docs", "wait_for_data_docs", "write_data_docs"]
+__all__ = [
+    "page_path",
+    "prepare_data_docs",
+    "start_data_docs",
+    "wait_for_data_docs",
+    "write_data_docs",
+]
 
 # How long the end of a run waits for its pages before giving up on them.
 WAIT_SECONDS = 300.0
-_MESSAGE_BYTES = 4000  # below a pipe's buffer, so the child never blocks writing it
+# How long the answers a worker wrote before it died are read (its pipe is at its end).
+_DEAD_SECONDS = 5.0
+# The worker's first statements: idle priority before anything is imported; Ctrl-C is for the
+# run, which then still waits for its pages; the parent's import path, so the worker loads the
+# same lakestacks (as multiprocessing's spawn does); then its main.
+_BOOT = (
+    "import json, os, signal, sys\n"
+    "hasattr(os, 'nice') and os.nice(19)\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "sys.path[:] = json.loads(sys.argv[1])\n"
+    "from lakestacks.quality._docs_worker import main\n"
+    "sys.exit(main())\n"
+)
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Pages:
-    """Pages being drawn by a child process."""
+class _Job:
+    """A batch of pages: drawn in line (done), or sent to the worker and not yet answered."""
 
-    pid: int
-    errors: int  # read end of a pipe: why the child failed, if it did
+    number: int
     paths: list[Path]
+    file: Path | None = None  # the pickled reports, until the worker reads and deletes it
+    done: bool = False
+    error: str | None = None
 
 
-_pending: list[_Pages] = []
-_log = logging.getLogger(__name__)
+class _Renderer:
+    """This process's worker and the jobs it was sent (one instance: ``_renderer``)."""
+
+    def __init__(self) -> None:
+        self.at_exit = False  # wait_for_data_docs is registered to run at exit
+        self.reset()
+
+    def reset(self) -> None:
+        """No worker and no job: in a forked child, where the worker is the parent's."""
+        self.lock = threading.Lock()  # Prefect may run tasks in threads; a fork may copy it held
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.log: IO[bytes] | None = None  # the worker's stderr, to say why it died
+        self.jobs: list[_Job] = []
+        self.count = 0
+
+
+_renderer = _Renderer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renderer.reset)
 
 
 def page_path(report: ValidationReport, directory: str | Path) -> Path:
@@ -50,7 +107,7 @@ def page_path(report: ValidationReport, directory: str | Path) -> Path:
 
 
 def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
-    """Render a validation as a Great Expectations data-docs page, now.
+    """Render a validation as a Great Expectations data-docs page, now, in this process.
 
     The page is GX's own (its ``ValidationResultsPageRenderer`` and ``DefaultJinjaPageView``),
     built from the report's results whichever engine computed them. Nothing is written outside
@@ -79,80 +136,228 @@ def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
     return path
 
 
+def prepare_data_docs() -> bool:
+    """Start the worker that draws pages now, so that its import of GX overlaps the run.
+
+    Cheap (a process start, a few ms) and idempotent: a running worker is kept. Nothing is
+    started when GX is already imported here (pages are then drawn in line). A worker that is
+    never sent a page is stopped by :func:`wait_for_data_docs` or at exit, without waiting.
+
+    Returns:
+        True when a worker is running.
+
+    Example:
+        >>> prepare_data_docs()  # at the start of a data prep with expectations  # doctest: +SKIP
+        True
+    """
+    with _renderer.lock:
+        return _ensure_worker()
+
+
 def start_data_docs(reports: Sequence[ValidationReport], directory: str | Path) -> list[Path]:
     """Start drawing the reports' pages; they exist once :func:`wait_for_data_docs` returns.
 
+    The reports go to the worker (started now if :func:`prepare_data_docs` was not called),
+    or are drawn in line when GX is already imported and no worker runs. This never raises
+    for a page: what could not be drawn is reported by :func:`wait_for_data_docs`.
+
     Returns:
         The paths the pages will have, in order.
+
+    Example:
+        >>> start_data_docs([report], ".lake/_reports/data_docs")  # doctest: +SKIP
+        [PosixPath('.lake/_reports/data_docs/features/20250101T120000-5c1d0e2a.html')]
     """
     paths = [page_path(r, directory) for r in reports]
     if not reports:
         return paths
-    if not _can_fork():
-        for report in reports:
-            write_data_docs(report, directory)
-        return paths
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: draw, say why not if it fails, and leave without cleanup
-        os.close(read_end)
-        # Idle priority: training's OpenMP threads spin-wait and slow down ~3x when they share
-        # a core with a busy process; at nice 19 the child runs in the time the run leaves.
-        os.nice(19)
-        status = 0
-        try:
-            for report in reports:
-                write_data_docs(report, directory)
-        except BaseException as exc:  # whatever it is, the parent reports it
-            os.write(write_end, f"{type(exc).__name__}: {exc}".encode()[:_MESSAGE_BYTES])
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    if not _pending:
-        atexit.register(wait_for_data_docs)
-    _pending.append(_Pages(pid, read_end, paths))
+    with _renderer.lock:
+        if _ensure_worker():
+            _renderer.count += 1
+            job = _Job(_renderer.count, paths)
+            _renderer.jobs.append(job)
+            _send(job, reports, directory)
+            return paths
+    error = _draw_here(reports, directory)
+    if error is not None:
+        with _renderer.lock:
+            _renderer.count += 1
+            _renderer.jobs.append(_Job(_renderer.count, paths, done=True, error=error))
     return paths
 
 
 def wait_for_data_docs(timeout: float = WAIT_SECONDS) -> list[str]:
-    """Wait for the pages drawn in the background.
+    """Wait for the pages sent to the worker, at most ``timeout`` seconds.
+
+    A worker that died is reported, with the last line of its error output; one still
+    drawing at the deadline is killed and reported. A worker that drew everything is kept for
+    the next run of this process, and stopped at exit.
 
     Returns:
         One message per batch of pages that could not be drawn (empty when all were); each
         is also logged as a warning: the run's tables are written whether or not its pages are.
+
+    Example:
+        >>> wait_for_data_docs()  # at the end of a run  # doctest: +SKIP
+        []
     """
-    problems = []
     deadline = time.monotonic() + timeout
-    while _pending:
-        job = _pending.pop(0)
-        status = _wait(job.pid, deadline)
-        why = os.read(job.errors, _MESSAGE_BYTES).decode(errors="replace").strip()
-        os.close(job.errors)
-        if status != 0:
-            names = ", ".join(str(p) for p in job.paths if not p.exists())
-            why = why or (
-                f"took over {timeout:.0f} s" if status is None else f"exit status {status}"
-            )
-            problems.append(f"data docs not written ({names}): {why}")
-            _log.warning(problems[-1])
+    with _renderer.lock:  # held throughout: answers are read for the jobs sent so far
+        _collect(deadline, f"took over {timeout:.0f} s")
+        jobs, _renderer.jobs = _renderer.jobs, []
+    problems = []
+    for job in jobs:
+        if job.file is not None:
+            job.file.unlink(missing_ok=True)  # the worker never read it
+        missing = [p for p in job.paths if not p.exists()]
+        if job.error is None or not missing:
+            continue  # drawn (perhaps by a worker killed before it could answer)
+        problems.append(f"data docs not written ({', '.join(map(str, missing))}): {job.error}")
+        _log.warning(problems[-1])
     return problems
 
 
-def _wait(pid: int, deadline: float) -> int | None:
-    """The child's exit status, or None when it ran past the deadline and was killed."""
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            return None
-        time.sleep(0.02)
+# -- the worker ------------------------------------------------------------------------------
 
 
-def _can_fork() -> bool:
-    # macOS forks are unsafe once system frameworks run threads; with GX already imported
-    # (a suite needed it) drawing in line costs no import.
-    return sys.platform == "linux" and "great_expectations" not in sys.modules
+def _ensure_worker() -> bool:
+    """Start the worker unless it runs or GX is here (the lock is held); True if it runs."""
+    if _renderer.worker is not None:
+        if _renderer.worker.poll() is None:
+            return True
+        # It died since the last page was sent: its answers, its reason, then a new one.
+        _collect(time.monotonic() + _DEAD_SECONDS, "the data-docs worker ended")
+        _stop(0.0)
+    if "great_expectations" in sys.modules:
+        return False
+    log = tempfile.TemporaryFile()
+    try:
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-c", _BOOT, json.dumps(sys.path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+    except OSError as exc:
+        log.close()
+        _log.debug("data docs drawn in line: no worker (%s)", exc)
+        return False
+    _renderer.worker, _renderer.log = worker, log
+    if not _renderer.at_exit:
+        atexit.register(_at_exit)
+        _renderer.at_exit = True
+    return True
+
+
+def _send(job: _Job, reports: Sequence[ValidationReport], directory: str | Path) -> None:
+    """Hand a job to the worker: the reports in a file of ours, its name down the pipe."""
+    worker = _renderer.worker
+    assert worker is not None and worker.stdin is not None  # noqa: S101 - _ensure_worker
+    # The masks of failing rows are for quarantine, not for pages; absolute, because the
+    # worker does not follow this process's working directory.
+    payload = (str(Path(directory).absolute()), [replace(r, failing=None) for r in reports])
+    fd, name = tempfile.mkstemp(prefix="lakestacks-docs-", suffix=".pickle")
+    job.file = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            pickle.dump(payload, out)
+    except Exception as exc:  # an unpicklable value in a result: report it, go on
+        job.done, job.error = True, f"cannot send to the data-docs worker: {exc}"
+        return
+    try:
+        worker.stdin.write(json.dumps({"job": job.number, "file": name}).encode() + b"\n")
+        worker.stdin.flush()
+    except OSError:
+        pass  # the worker is gone: wait_for_data_docs says why
+
+
+def _collect(deadline: float, late: str) -> None:
+    """Read the answers to the jobs sent (the lock is held).
+
+    When the worker ends or runs past the deadline before answering them all, it is stopped
+    and each job without an answer gets the reason (``late`` at the deadline).
+    """
+    waiting = {job.number: job for job in _renderer.jobs if not job.done}
+    worker = _renderer.worker
+    if not waiting or worker is None or worker.stdout is None:
+        return
+    _read_answers(worker.stdout.fileno(), waiting, deadline)
+    if waiting:
+        why = _stop(max(0.0, deadline - time.monotonic())) or late
+        for job in waiting.values():
+            job.done, job.error = True, why
+
+
+def _stop(grace: float) -> str:
+    """End the worker (the lock is held): end of input, up to ``grace`` seconds, then a kill.
+
+    Returns:
+        How it ended on its own (exit status and last words), or ``""`` when it was killed.
+    """
+    worker, log = _renderer.worker, _renderer.log
+    _renderer.worker, _renderer.log = None, None
+    if worker is None or log is None:
+        return ""
+    if worker.stdin is not None:
+        try:
+            worker.stdin.close()  # end of input: finish
+        except OSError:
+            pass  # already broken: it is gone
+    why = ""
+    try:
+        worker.wait(grace)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    else:
+        why = f"the data-docs worker exited with status {worker.returncode}{_last_words(log)}"
+        if worker.returncode == 0:
+            why = "the data-docs worker ended without drawing them"
+    if worker.stdout is not None:
+        worker.stdout.close()
+    log.close()
+    return why
+
+
+def _at_exit() -> None:
+    """Pages still being drawn are waited for (a run not made by ``api.run``); then the worker,
+    idle or still importing, is stopped at once: nothing is left for it to do."""
+    wait_for_data_docs()
+    with _renderer.lock:
+        _stop(0.0)
+
+
+def _read_answers(fd: int, waiting: dict[int, _Job], deadline: float) -> None:
+    """Read the worker's answers until each job has one, it exits, or the deadline passes."""
+    buffer = b""
+    while waiting:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return  # the worker ended
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for line in lines:
+            answer = json.loads(line)
+            job = waiting.pop(int(answer["job"]), None)
+            if job is not None:
+                job.done, job.error, job.file = True, answer["error"], None
+
+
+def _last_words(log: IO[bytes]) -> str:
+    """The last line the dead worker wrote to its stderr (its exception, usually)."""
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - 4000))
+    lines = log.read().decode(errors="replace").strip().splitlines()
+    return f": {lines[-1].strip()}" if lines else ""
+
+
+def _draw_here(reports: Sequence[ValidationReport], directory: str | Path) -> str | None:
+    """Draw pages in this process; why not, if one failed."""
+    try:
+        for report in reports:
+            write_data_docs(report, directory)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

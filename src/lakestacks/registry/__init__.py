@@ -5,6 +5,7 @@ code talks in runs, versions and aliases.
 """
 
 from lakestacks.registry._setup import artifact_location, configure
+from lakestacks.registry.bound import Registry
 from lakestacks.registry.models import (
     CHALLENGER,
     CHAMPION,
@@ -50,6 +51,7 @@ __all__ = [
     "Predictor",
     "PromotionRefused",
     "RegisteredModelInfo",
+    "Registry",
     "RunHandle",
     "alias_version",
     "artifact_location",

@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from lakestacks.spec.loader import DEFAULT_ENV, ResolvedStack, Runtime, load_stack
-from lakestacks.spec.plan import Stage, build_plan
+from lakestacks.spec.notifications import EventType, NotificationsSection, Webhook
+from lakestacks.spec.plan import PlanStep
 from lakestacks.spec.stack import Stack
 
 __all__ = [
     "DEFAULT_ENV",
+    "EventType",
+    "NotificationsSection",
+    "PlanStep",
     "ResolvedStack",
     "Runtime",
     "Stack",
-    "Stage",
-    "build_plan",
+    "Webhook",
     "json_schema",
     "load_stack",
 ]

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import UnionType
@@ -28,6 +28,7 @@ from lakestacks.spec._refs import code_search_path
 from lakestacks.spec._yaml import Loc, Positions, parse
 from lakestacks.spec.checks import cross_check
 from lakestacks.spec.environment import OVERLAY_SECTIONS, Environment
+from lakestacks.spec.plugins import plugin_sections
 from lakestacks.spec.stack import Stack
 
 __all__ = ["DEFAULT_ENV", "ResolvedStack", "Runtime", "load_stack"]
@@ -52,11 +53,15 @@ class Runtime:
 
 @dataclass(frozen=True)
 class ResolvedStack:
-    """A validated stack for one environment: the spec, its runtime and its catalog."""
+    """A validated stack for one environment: the spec, its runtime and its catalog.
+
+    ``extensions`` holds the sections of installed stage plug-ins, validated by their models.
+    """
 
     path: Path
     stack: Stack
     runtime: Runtime
+    extensions: Mapping[str, BaseModel] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -132,7 +137,10 @@ def load_stack(
         data, (), positions, os.environ if environ is None else environ, env, shown, problems
     )
     context = {"base_dir": base_dir, "search_path": code_search_path(base_dir)}
-    sections, failed, found = _validate_sections(data, context)
+    # Plug-ins load only for a key the stack itself does not know, so a plain stack's
+    # validation imports nothing beyond lakestacks.
+    plugins = plugin_sections() if any(k not in Stack.model_fields for k in data) else {}
+    sections, failed, found = _validate_sections(data, context, plugins)
     unset = {p.path for p in problems}  # an unset variable's field fails its type check too
     problems += [
         problem
@@ -144,8 +152,11 @@ def load_stack(
     ]
     if problems:
         raise StackError(sorted(problems, key=lambda p: (p.line, p.column)))
-    stack = Stack.model_validate(data, context=context)
-    return ResolvedStack(file.resolve(), stack, _runtime(stack, env, base_dir))
+    stack = Stack.model_validate(
+        {k: v for k, v in data.items() if k not in plugins}, context=context
+    )
+    extensions = {k: sections[k] for k in plugins if k in sections}
+    return ResolvedStack(file.resolve(), stack, _runtime(stack, env, base_dir), extensions)
 
 
 def _select_environment(
@@ -255,14 +266,21 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 
 
 def _validate_sections(
-    data: dict[str, Any], context: dict[str, Any]
+    data: dict[str, Any], context: dict[str, Any], plugins: Mapping[str, type[BaseModel]]
 ) -> tuple[dict[str, Any], frozenset[str], list[dict[str, Any]]]:
-    """Validate each top-level section on its own; unknown and missing keys are errors too."""
+    """Validate each top-level section on its own (a plug-in's with its model); unknown and
+    missing keys are errors too."""
     sections: dict[str, Any] = {}
     failed: list[str] = []
     errors: list[dict[str, Any]] = []
     for key in data:
-        if key not in Stack.model_fields:
+        if key in plugins:
+            try:
+                sections[key] = plugins[key].model_validate(data[key], context=context)
+            except ValidationError as err:
+                failed.append(key)
+                errors += [{**e, "loc": (key, *e["loc"])} for e in err.errors()]
+        elif key not in Stack.model_fields:
             errors.append(
                 {
                     "type": "extra_forbidden",

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from lakestacks.spec._base import SpecModel
+from lakestacks.spec.plugins import stage_names
 
-__all__ = ["FLOWS", "Schedule", "Schedules"]
+__all__ = ["Schedule", "Schedules", "flows"]
 
-Flow = Literal[
-    "pipeline", "data_prep", "training", "evaluation", "batch_inference", "monitoring"
-]  # fmt: skip
-FLOWS: tuple[str, ...] = get_args(Flow)
+
+def flows() -> list[str]:
+    """The flows a schedule may name: ``pipeline`` and every registered stage."""
+    return ["pipeline", *stage_names()]
+
+
+def _known_flow(value: str) -> str:
+    known = flows()
+    if value not in known:
+        # Shaped as a literal error so the loader suggests the closest name.
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": ", ".join(repr(f) for f in known)},
+        )
+    return value
+
+
+Flow = Annotated[
+    str, AfterValidator(_known_flow), Field(description="'pipeline' or a stage's name.")
+]
 
 
 class Schedule(SpecModel):

@@ -7,13 +7,14 @@ from typing import Literal
 from pydantic import Field
 
 from lakestacks.catalog import NAME_PART
-from lakestacks.spec._base import Name, SpecModel
+from lakestacks.spec._base import Name, Ref, SpecModel
 from lakestacks.spec.approval import ApprovalSection
 from lakestacks.spec.data import DataSection
 from lakestacks.spec.deployment import DeploymentSection
 from lakestacks.spec.environment import Environment
 from lakestacks.spec.evaluation import EvaluationSection
 from lakestacks.spec.monitoring import MonitoringSection
+from lakestacks.spec.notifications import NotificationsSection
 from lakestacks.spec.schedules import Schedules
 from lakestacks.spec.training import TrainingSection
 
@@ -43,3 +44,12 @@ class Stack(SpecModel):
     deployment: DeploymentSection | None = Field(None, description="Registration and serving.")
     monitoring: MonitoringSection | None = Field(None, description="Drift monitoring.")
     schedules: Schedules = Field(default_factory=dict, description="Cron schedules per flow.")
+    notifications: NotificationsSection = Field(
+        default_factory=NotificationsSection,
+        description="Webhooks that receive lifecycle events (stages, registry steps).",
+    )
+    hooks: list[Ref] = Field(
+        default_factory=list,
+        description="Python hooks as 'module:Class', instantiated with no arguments; a class "
+        "defines any of before_stage, after_stage, on_error, on_event.",
+    )

@@ -1,0 +1,47 @@
+"""The stack sections of installed stage plug-ins, for the loader to validate.
+
+A plug-in stage (see ``lakestacks.flows.stage``) may bring a section of its own. Only
+installed packages' entry points are loaded here, never the project's modules, and
+lakestacks' own stages are skipped: their sections are the stack's own fields.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from pydantic import BaseModel
+
+from lakestacks.errors import UserError
+
+__all__ = ["ENTRY_POINT_GROUP", "plugin_sections", "stage_names"]
+
+ENTRY_POINT_GROUP = "lakestacks.stages"
+
+
+def stage_names() -> list[str]:
+    """The names of every registered stage, read from the entry points without loading them."""
+    return sorted({point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def plugin_sections() -> dict[str, type[BaseModel]]:
+    """The stack sections that installed plug-in stages declare, with their models.
+
+    Raises:
+        UserError: a plug-in cannot be loaded.
+    """
+    sections: dict[str, type[BaseModel]] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        if point.module.split(".", 1)[0] == "lakestacks":
+            continue
+        try:
+            loaded = point.load()
+        except Exception as exc:
+            raise UserError(
+                f"stage plug-in {point.name!r} ({point.value}) cannot be loaded: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        section = getattr(loaded, "section", None)
+        model = getattr(loaded, "section_model", None)
+        if isinstance(section, str) and isinstance(model, type) and issubclass(model, BaseModel):
+            sections[section] = model
+    return sections
