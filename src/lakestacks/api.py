@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from lakestacks import JSON_SCHEMA
 from lakestacks.errors import UserError
 
 # Project scaffolding is light to import (Copier loads inside), so it is re-exported as is:
@@ -161,10 +162,6 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
         mode="json", by_alias=True, exclude={"environments"}, exclude_none=True
     )
     return {**body, **doc}
-
-
-JSON_SCHEMA = 1
-"""The version of the shape of every ``--json`` document; the README documents the fields."""
 
 
 @dataclass
@@ -333,13 +330,17 @@ def run(
     )
 
 
-def _context(path: str | Path | ResolvedStack, env: str, **options: Any) -> RunContext:
-    """The run context of one command: the stack loaded once, its webhooks and hooks."""
+def _context(
+    path: str | Path | ResolvedStack, env: str, *, notify: bool = True, **options: Any
+) -> RunContext:
+    """The run context of one command: the stack loaded once and, for a command that
+    changes something (``notify``), its webhooks and hooks."""
     from lakestacks.events import Dispatcher
     from lakestacks.flows import RunContext
 
     resolved = path if isinstance(path, ResolvedStack) else _load(path, env)
-    return RunContext(resolved, events=Dispatcher.from_stack(resolved), **options)
+    events = Dispatcher.from_stack(resolved) if notify else None
+    return RunContext(resolved, events=events, **options)
 
 
 @dataclass
@@ -454,11 +455,8 @@ def models(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> list[R
         >>> [m.name for m in api.models("stacks/quickstart.yaml")]  # doctest: +SKIP
         ['main.churn.churn_model']
     """
-    from lakestacks import registry
-
-    resolved = _load(path, env)
-    registry.configure(resolved.runtime.tracking_uri, resolved.runtime.registry_uri)
-    return registry.list_models(f"{resolved.stack.catalog}.")
+    ctx = _context(path, env, notify=False)
+    return ctx.registry.list_models(f"{ctx.resolved.stack.catalog}.")
 
 
 @_keyword_only_after_first("path", "env")
@@ -472,7 +470,7 @@ def lineage(ref: str, *, path: str | Path = "stack.yaml", env: str = DEFAULT_ENV
     """
     from lakestacks.flows import lineage as version_lineage
 
-    return version_lineage(_load(path, env), ref)
+    return version_lineage(_context(path, env, notify=False), ref)
 
 
 @_keyword_only_after_first("env")

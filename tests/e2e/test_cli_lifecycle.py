@@ -28,7 +28,7 @@ def test_run_summary_and_registry_commands(project: Project) -> None:
         assert part in out, part
     code, out, _ = stacks(project, "models", "--json")
     assert code == 0
-    models = json.loads(out)
+    models = json.loads(out)["models"]
     assert models[0]["name"] == "main.churn.churn_model"
     assert models[0]["aliases"] == {"champion": 1}
     code, out, _ = stacks(project, "lineage", "churn_model@champion")

@@ -111,7 +111,7 @@ def test_deploy_trigger_redeploy_plan_undeploy_on_a_real_server_and_worker(
         cli("trigger", "pipeline", "--env", "test", "--wait", "--json", cwd=project, home=home)
     )
     assert run["state"] == "COMPLETED", run
-    models = ok(cli("models", "--env", "test", "--json", cwd=project, home=home))
+    models = ok(cli("models", "--env", "test", "--json", cwd=project, home=home))["models"]
     assert models[0]["aliases"] == {"champion": 1}
     assert _task_names(url, run["flow_run_id"]) >= {"train", "gates", "deployment", "batch score"}
 

@@ -26,8 +26,8 @@ def test_first_run_makes_champion_v1_and_scores_the_batch(project: Project) -> N
     assert out.status == "promoted" and out.exit_code == 0
     assert out.champion == 1 and project.champion() == 1
     assert out.evaluation is not None and out.evaluation.champion_version is None
-    first = [d for d in out.evaluation.decisions if d["kind"] == "vs_champion"]
-    assert first[0]["passed"] and "no champion yet" in first[0]["reason"]
+    first = [d for d in out.evaluation.decisions if d.kind == "vs_champion"]
+    assert first[0].passed and "no champion yet" in first[0].reason
     assert out.evaluation.metrics["roc_auc"] > 0.6
     assert not (project.root / "mlruns").exists()
     assert (project.lake / "mlflow.db").exists()
@@ -96,7 +96,7 @@ def test_failing_gates_reject_with_exit_3_and_dry_run_promotes(project: Project)
     project.set("evaluation.mode", "dry_run")
     dry = project.run()
     assert dry.status == "promoted" and dry.champion == 3
-    assert dry.evaluation is not None and not dry.evaluation.decisions[0]["passed"]
+    assert dry.evaluation is not None and not dry.evaluation.decisions[0].passed
     info = registry.get_version(MODEL, 3)
     assert info.tags["lakestacks.gates"] == "failed (dry run)"
 
@@ -112,7 +112,7 @@ def test_custom_metric_and_custom_gate(project: Project) -> None:
     )
     out = project.run()
     assert out.evaluation is not None and out.evaluation.metrics["lift"] > 1.0
-    assert [d["gate"] for d in out.evaluation.decisions] == ["lift >= 1", "f1_guard"]
+    assert [d.gate for d in out.evaluation.decisions] == ["lift >= 1", "f1_guard"]
     assert out.status == "promoted"
 
 

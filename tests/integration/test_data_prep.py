@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -175,7 +176,7 @@ def test_tables_show_and_history_commands(tmp_path: Path) -> None:
     runner.invoke(app, ["run", "data_prep", "-s", str(stack)])
     runner.invoke(app, ["run", "data_prep", "-s", str(stack)])
     listed = json.loads(runner.invoke(app, ["tables", "-s", str(stack), "--json"]).stdout)
-    by_name = {t["table"]: t for t in listed}
+    by_name = {t["table"]: t for t in listed["tables"]}
     assert by_name["main.demo.features"]["version"] == 1
     assert by_name["main.demo.features"]["rows"] == 100
     assert "main.demo._validations" in by_name
@@ -183,10 +184,10 @@ def test_tables_show_and_history_commands(tmp_path: Path) -> None:
         app,
         ["table", "show", "features", "-s", str(stack), "--version", "0", "--limit", "3", "--json"],
     )
-    assert len(json.loads(shown.stdout)) == 3
+    assert len(json.loads(shown.stdout)["rows"]) == 3
     history = json.loads(
         runner.invoke(app, ["history", "features", "-s", str(stack), "--json"]).stdout
-    )
+    )["history"]
     assert [h["version"] for h in history] == [1, 0]
     assert history[0]["operation"] == "MERGE"
     missing = runner.invoke(app, ["table", "show", "nope", "-s", str(stack)])
@@ -229,3 +230,54 @@ asyncio.run(main())
     names = " ".join(runs["tasks"])
     for step in ("ingest raw", "transform features", "validate features", "split", "commit"):
         assert step in names
+
+
+_NO_FORK_RUN = """
+import json, os, sys, threading
+
+def no_fork(*args, **kwargs):
+    raise AssertionError("os.fork() called")
+
+os.fork = no_fork  # forking a process with threads can deadlock the child
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # as Prefect's runner has
+from lakestacks import api
+
+prep = api.run(sys.argv[1], flow="data_prep", runner="direct").data_prep
+print(json.dumps({"docs": prep.docs, "gx_here": "great_expectations" in sys.modules}))
+"""
+
+
+def test_data_prep_draws_its_page_in_a_worker_without_forking(tmp_path: Path) -> None:
+    stack = project(tmp_path, bad=2, mode="dry_run")
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_FORK_RUN, str(stack)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["gx_here"] is False  # drawn by the worker, which imported GX instead
+    [page] = [Path(p) for p in result["docs"]]
+    html = page.read_text(encoding="utf-8")
+    assert html.rstrip().endswith("</html>") and "column_values_to_be_between" in html
+    assert done.stderr == ""  # nothing of the worker on the console
+
+
+def test_data_prep_starts_the_page_worker_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = importlib.import_module("lakestacks.flows.data_prep")  # the package's name is the flow
+    calls: list[str] = []
+    read = flow.ingest
+    monkeypatch.setattr(flow, "prepare_data_docs", lambda: calls.append("prepare") or True)
+    monkeypatch.setattr(flow, "ingest", lambda *a: calls.append("ingest") or read(*a))
+    monkeypatch.setattr(flow, "start_data_docs", lambda reports, folder: [])
+    (tmp_path / "on").mkdir()
+    api.run(project(tmp_path / "on"), flow="data_prep", runner="direct")
+    assert calls == ["prepare", "ingest"]  # its GX import overlaps the whole run
+    calls.clear()
+    (tmp_path / "off").mkdir()
+    api.run(project(tmp_path / "off", mode="'off'"), flow="data_prep", runner="direct")
+    assert calls == ["ingest"]  # no suite runs, no page: no worker

@@ -7,6 +7,7 @@ import math
 import os
 import re
 import socket
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -374,53 +375,154 @@ def test_every_native_result_renders(
 
 
 _BACKGROUND = """
-import json, sys
+import json, os, sys, threading, time
+
+def no_fork(*args, **kwargs):
+    raise AssertionError("os.fork() called")
+
+os.fork = no_fork  # the pages come from a new interpreter, never from a fork of this one
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # threads, as in a run
+directory, fake_gx, size_limit, send, timeout = sys.argv[1:]
+if fake_gx:
+    sys.path.insert(0, fake_gx)  # the worker imports the parent's path: this GX stands in
+if size_limit:
+    import resource
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(size_limit), int(size_limit)))
+
 import pyarrow as pa
-from lakestacks.quality import start_data_docs, validate, wait_for_data_docs
+from lakestacks.quality import (
+    prepare_data_docs, start_data_docs, validate, wait_for_data_docs)
 from lakestacks.spec.data import Suite
 
-suite = Suite(checks=[{"expect": "column_values_to_be_unique", "column": "id"}])
-report = validate("clean", pa.table({"id": [1, 2, 2]}), suite)
-paths = start_data_docs([report], sys.argv[1])
-drawn_here = "great_expectations" in sys.modules
-print(json.dumps({"paths": [str(p) for p in paths], "drawn_here": drawn_here,
-                  "problems": wait_for_data_docs()}))
+def children():
+    found = []
+    for stat in os.listdir("/proc"):
+        try:
+            fields = open(f"/proc/{stat}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if stat.isdigit() and int(fields[1]) == os.getpid():
+            found.append(int(stat))
+    return found
+
+prepared = prepare_data_docs()
+[worker] = children()
+paths = []
+if send:
+    suite = Suite(checks=[{"expect": "column_values_to_be_unique", "column": "id"}])
+    report = validate("clean", pa.table({"id": [1, 2, 2]}), suite)
+    paths = start_data_docs([report], directory)
+start = time.monotonic()
+problems = wait_for_data_docs(float(timeout))
+print(json.dumps({
+    "prepared": prepared, "worker": worker, "paths": [str(p) for p in paths],
+    "drawn_here": "great_expectations" in sys.modules, "problems": problems,
+    "waited": time.monotonic() - start, "children": children(),
+}))
 """
 
 
-def _background(directory: Path) -> dict[str, Any]:
+def _background(
+    tmp: Path,
+    directory: Path,
+    *,
+    fake_gx: str = "",
+    size_limit: int = 0,
+    send: bool = True,
+    timeout: float = 120,
+) -> dict[str, Any]:
+    """Run the script above in a new interpreter, as `stacks run` is; its JSON and stderr.
+
+    ``fake_gx`` is the body of a stand-in ``great_expectations`` package the worker imports.
+    """
     import json
     import subprocess
     import sys
 
+    fake = ""
+    if fake_gx:
+        package = tmp / "fake" / "great_expectations"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(fake_gx)
+        fake = str(package.parent)
+    temp = tmp / "temp"  # where the jobs' files go, to check none is left
+    temp.mkdir()
+    started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-c", _BACKGROUND, str(directory)],
+        [sys.executable, "-c", _BACKGROUND, str(directory), fake, str(size_limit or ""),
+         "1" if send else "", str(timeout)],
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
-    )
+        timeout=60,  # a worker waited for at exit, with nothing to draw, would pass this
+        env={**os.environ, "TMPDIR": str(temp)},
+    )  # fmt: skip
     result: dict[str, Any] = json.loads(done.stdout)
     result["stderr"] = done.stderr
+    result["seconds"] = time.monotonic() - started
+    result["temp"] = sorted(p.name for p in temp.iterdir())
+    result["worker_alive"] = Path(f"/proc/{result['worker']}").exists()  # after the exit
     return result
 
 
-def test_pages_are_drawn_in_a_child_process_and_waited_for(tmp_path: Path) -> None:
-    # A new interpreter, as `stacks run` is: GX is imported by the child only.
-    result = _background(tmp_path / "docs")
-    assert result["drawn_here"] is False
+def test_pages_are_drawn_by_a_worker_process_and_waited_for(tmp_path: Path) -> None:
+    # A new interpreter (not a fork) drew the page: GX was imported there only, quietly.
+    result = _background(tmp_path, tmp_path / "docs")
+    assert result["prepared"] is True and result["drawn_here"] is False
     assert result["problems"] == [] and result["stderr"] == ""
     [page] = [Path(p) for p in result["paths"]]
     assert page.parent == tmp_path / "docs" / "clean"
-    assert "values must be unique" in page.read_text(encoding="utf-8")
+    html = page.read_text(encoding="utf-8")
+    assert "values must be unique" in html and html.rstrip().endswith("</html>")
     assert [p.name for p in page.parent.iterdir()] == [page.name]  # no partial file left
+    assert result["children"] == [result["worker"]]  # kept after the wait, for the next run
+    assert not result["worker_alive"]  # stopped at exit
+    assert result["temp"] == []  # the job's file was read and deleted
 
 
 def test_a_page_that_cannot_be_drawn_is_reported_not_raised(tmp_path: Path) -> None:
     blocked = tmp_path / "docs"
     blocked.write_text("a file where the docs folder should be")
-    result = _background(blocked)
+    result = _background(tmp_path, blocked)
     [problem] = result["problems"]
     assert problem.startswith("data docs not written (") and "docs/clean/" in problem
-    assert "Error" in problem  # the child's exception, named
+    assert "Error" in problem  # the worker's exception, named
     assert "data docs not written" in result["stderr"]  # logged as a warning too
+
+
+def test_a_page_is_whole_or_absent(tmp_path: Path) -> None:
+    # A file-size limit (inherited by the worker) stops the page's write a third of the way.
+    result = _background(tmp_path, tmp_path / "docs", size_limit=4096)
+    [problem] = result["problems"]
+    assert "File too large" in problem
+    assert [p for p in (tmp_path / "docs").rglob("*") if p.is_file()] == []
+
+
+def test_a_worker_that_dies_is_reported(tmp_path: Path) -> None:
+    crash = "import os, sys\nsys.stderr.write('GX stand-in: crashed\\n')\nos._exit(3)\n"
+    result = _background(tmp_path, tmp_path / "docs", fake_gx=crash)
+    [problem] = result["problems"]
+    assert "exited with status 3: GX stand-in: crashed" in problem
+    assert result["children"] == []  # reaped: no zombie
+    assert result["temp"] == []
+
+
+def test_a_hung_worker_is_killed_at_the_deadline(tmp_path: Path) -> None:
+    result = _background(tmp_path, tmp_path / "docs", fake_gx="import time\ntime.sleep(120)\n",
+                         timeout=1)  # fmt: skip
+    [problem] = result["problems"]
+    assert problem.endswith(": took over 1 s")
+    assert result["waited"] < 10
+    assert result["children"] == [] and not result["worker_alive"]
+    assert result["temp"] == []  # the job it never read is deleted
+
+
+def test_a_worker_sent_nothing_is_stopped_without_waiting(tmp_path: Path) -> None:
+    # A run that ends before its pages (no expectations ran, an early error): the worker,
+    # still importing, must not hold up the end of the run or outlive it.
+    result = _background(
+        tmp_path, tmp_path / "docs", fake_gx="import time\ntime.sleep(120)\n", send=False
+    )
+    assert result["prepared"] is True and result["problems"] == []
+    assert result["waited"] < 1 and result["children"] == [result["worker"]]
+    assert not result["worker_alive"] and result["stderr"] == ""

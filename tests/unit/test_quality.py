@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
+import types
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -539,3 +542,35 @@ def test_percent_is_none_without_rows() -> None:
     data = pa.table({"x": pa.array([], pa.int64())})
     r = check(data, "column_values_to_be_between", column="x", min_value=0)
     assert (r.success, r.unexpected_count, r.unexpected_percent) == (True, 0, None)
+
+
+def test_pages_are_drawn_in_line_when_gx_is_already_here(
+    people: pa.Table, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A suite needed GX, so it is imported: the page costs no import here and no worker starts.
+    from lakestacks.quality import docs
+
+    monkeypatch.setattr(docs, "_renderer", docs._Renderer())  # no worker from another test
+    monkeypatch.setitem(sys.modules, "great_expectations", types.ModuleType("gx stand-in"))
+
+    def no_fork() -> int:
+        raise AssertionError("os.fork() called")
+
+    def draw(report: ValidationReport, directory: str | Path) -> Path:
+        if report.table == "bad":
+            raise OSError("disk full")
+        path = docs.page_path(report, directory)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<html></html>")
+        return path
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    monkeypatch.setattr(docs, "write_data_docs", draw)
+    suite = Suite(checks=[{"expect": "column_values_to_be_unique", "column": "id"}])
+    assert docs.prepare_data_docs() is False
+    [page] = docs.start_data_docs([validate("good", people, suite)], tmp_path)
+    assert page.read_text() == "<html></html>"  # drawn before start_data_docs returned
+    [lost] = docs.start_data_docs([validate("bad", people, suite)], tmp_path)  # no raise
+    [problem] = docs.wait_for_data_docs(timeout=1)
+    assert problem == f"data docs not written ({lost}): OSError: disk full"
+    assert docs._renderer.worker is None and docs.wait_for_data_docs(timeout=1) == []

@@ -6,12 +6,13 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from lakestacks import JSON_SCHEMA
 from lakestacks.errors import LakestacksError
 
 __all__ = ["EnvOption", "JsonOption", "StackOption", "emit_json", "fail", "handles_errors"]
@@ -57,6 +58,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def emit_json(payload: Any) -> None:
-    """Write one JSON document to stdout."""
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+def emit_json(payload: Mapping[str, Any]) -> None:
+    """Write one JSON document to stdout, stamped with the schema version of ``--json``
+    output (``"schema": 1``; the README lists each command's fields)."""
+    document = {"schema": JSON_SCHEMA, **payload}
+    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")

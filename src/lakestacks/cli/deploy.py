@@ -188,7 +188,7 @@ def server_stop(as_json: JsonOption = False) -> None:
 
     state = api.server_stop()
     if as_json:
-        emit_json(None if state is None else dataclasses.asdict(state))
+        emit_json({"server": None if state is None else dataclasses.asdict(state)})
     elif state is None:
         typer.echo("no local server or worker is running")
     else:
@@ -207,7 +207,9 @@ def server_status(as_json: JsonOption = False) -> None:
     state = api.server_status()
     if as_json:
         emit_json(
-            None if state is None else {**dataclasses.asdict(state), "external": state.external}
+            {"server": None}
+            if state is None
+            else {**dataclasses.asdict(state), "external": state.external}
         )
     elif state is None:
         typer.echo("no local server: `stacks server start` starts one")

@@ -27,7 +27,7 @@ def models(
 
     found = api.models(stack, env=env)
     if as_json:
-        emit_json([dataclasses.asdict(m) for m in found])
+        emit_json({"models": [dataclasses.asdict(m) for m in found]})
         return
     from rich.console import Console
     from rich.table import Table
@@ -44,8 +44,8 @@ def models(
             table.add_row(
                 str(v.version),
                 ", ".join(f"@{a}" for a in sorted(v.aliases)),
-                v.tags.get("lakestacks.status", ""),
-                v.tags.get("lakestacks.gates", ""),
+                v.record.status or "",
+                v.record.gates or "",
                 v.created.strftime("%Y-%m-%d %H:%M:%S"),
                 (v.run_id or "")[:12],
             )

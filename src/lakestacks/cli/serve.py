@@ -10,9 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
+from lakestacks import JSON_SCHEMA
 from lakestacks.cli._common import EnvOption, JsonOption, StackOption, handles_errors
 
 __all__ = ["serve"]
+
+
+def _line(event: dict[str, Any]) -> None:
+    """One ``--json`` event: a line of its own, stamped with the schema version."""
+    print(json.dumps({"schema": JSON_SCHEMA, **event}), flush=True)  # noqa: T201
 
 
 def _version(version: int | None) -> str:
@@ -22,7 +28,7 @@ def _version(version: int | None) -> str:
 def _ready(as_json: bool) -> Any:
     def ready(url: str, served: dict[str, Any]) -> None:
         if as_json:
-            print(json.dumps({"event": "ready", "url": url, **served}), flush=True)  # noqa: T201
+            _line({"event": "ready", "url": url, **served})
             return
         from rich.console import Console
 
@@ -45,7 +51,7 @@ def _ready(as_json: bool) -> Any:
 def _event(as_json: bool) -> Any:
     def event(message: str) -> None:
         if as_json:
-            print(json.dumps({"event": "swap", "message": message}), flush=True)  # noqa: T201
+            _line({"event": "swap", "message": message})
         else:
             sys.stdout.write(f"{datetime.now():%H:%M:%S} {message}\n")
             sys.stdout.flush()
@@ -96,13 +102,14 @@ def serve(
     log = summary.log
     if as_json:  # one event per line, like the ready and swap events
         stopped = {
+            "schema": JSON_SCHEMA,
             "event": "stopped",
             "url": summary.url,
             "endpoints": summary.endpoints,
             "errors": summary.errors,
             "inference_log": log.__dict__ if log else None,
         }
-        print(json.dumps(stopped), flush=True)  # noqa: T201
+        _line(stopped)
         return
     from rich.console import Console
     from rich.table import Table

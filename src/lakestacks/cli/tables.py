@@ -25,17 +25,19 @@ def tables(
     found = api.tables(stack, env=env)
     if as_json:
         emit_json(
-            [
-                {
-                    "table": name,
-                    "version": info.version,
-                    "rows": info.rows,
-                    "last_write": info.last_write,
-                    "operation": info.operation,
-                    "path": info.path,
-                }
-                for name, info in found
-            ]
+            {
+                "tables": [
+                    {
+                        "table": name,
+                        "version": info.version,
+                        "rows": info.rows,
+                        "last_write": info.last_write,
+                        "operation": info.operation,
+                        "path": info.path,
+                    }
+                    for name, info in found
+                ]
+            }
         )
         return
     if not found:
@@ -74,7 +76,7 @@ def show(
 
     rows = api.table_show(name, path=stack, env=env, version=version, limit=limit)
     if as_json:
-        emit_json(rows.to_pylist())
+        emit_json({"table": name, "rows": rows.to_pylist()})
         return
     from rich.console import Console
     from rich.table import Table
@@ -99,7 +101,7 @@ def history(
 
     entries = api.table_history(name, path=stack, env=env)
     if as_json:
-        emit_json(entries)
+        emit_json({"table": name, "history": entries})
         return
     from rich.console import Console
     from rich.table import Table

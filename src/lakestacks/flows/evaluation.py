@@ -8,28 +8,28 @@ serving load them, so the numbers gates see are the numbers users get.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lakestacks import registry
 from lakestacks.data.split import read_split
 from lakestacks.errors import UserError
-from lakestacks.evaluation import compute_metrics, load_custom_metrics
+from lakestacks.evaluation import load_custom_metrics
 from lakestacks.events import EventType
 from lakestacks.flows._records import record_decisions
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.training import TrainingResult
-from lakestacks.gates import decide
-from lakestacks.training.features import encode_target
+from lakestacks.gates import Decision, Verdict, decide, verdict
+from lakestacks.registry import VersionStatus
+from lakestacks.tasks import task_kind
 
 __all__ = ["EvaluationResult", "evaluation"]
-
-TAG = registry.TAG
 
 
 @dataclass
 class EvaluationResult:
-    """Metrics of challenger and champion on one test split, and the gate decisions."""
+    """Metrics of challenger and champion on one test split, the gate decisions and their
+    verdict (``gates.verdict``: the one place a mode turns decisions into pass or block)."""
 
     model: str
     version: int
@@ -37,22 +37,54 @@ class EvaluationResult:
     champion_version: int | None
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
-    decisions: list[dict[str, Any]]
+    decisions: list[Decision]
+    verdict: Verdict
     mode: str = "enforce"
     rows: int = 0
     table: str = ""
     table_version: int = 0
-    # Derived from the decisions, so a result rebuilt from a version's tags says the same.
-    passed: bool = field(init=False)
-    blocking: list[str] = field(init=False)
-    blocked_only_by_champion: bool = field(init=False)
 
-    def __post_init__(self) -> None:
-        blocking = [d for d in self.decisions if not d["passed"] and d["mode"] == "enforce"]
-        self.passed = not blocking
-        self.blocking = [d["gate"] for d in blocking]
-        self.blocked_only_by_champion = bool(blocking) and all(
-            d["kind"] == "vs_champion" for d in blocking
+    @property
+    def passed(self) -> bool:
+        """False when an enforced gate failed."""
+        return self.verdict.passed
+
+    @property
+    def blocking(self) -> list[str]:
+        """The gates that stop promotion."""
+        return [d.gate for d in self.verdict.blocking]
+
+    @property
+    def blocked_only_by_champion(self) -> bool:
+        """Blocked, and only by ``vs: champion`` gates: nothing better, the champion stays."""
+        blocking = self.verdict.blocking
+        return bool(blocking) and all(d.kind == "vs_champion" for d in blocking)
+
+    def to_record(self) -> dict[str, Any]:
+        """The result as JSON-safe data (decisions as ``_decisions`` rows)."""
+        record = asdict(self)
+        record["decisions"] = [d.to_record() for d in self.decisions]
+        record["verdict"] = {"passed": self.passed, "blocking": self.blocking}
+        record["passed"] = self.passed
+        return record
+
+    @classmethod
+    def from_record(
+        cls, record: registry.VersionRecord, model: str, version: int, run_id: str
+    ) -> EvaluationResult:
+        """The evaluation a version's record holds (for a stage run on its own)."""
+        decisions = [Decision(**d) for d in record.decisions]
+        mode = decisions[0].mode if decisions else "off"
+        return cls(
+            model=model,
+            version=version,
+            run_id=run_id,
+            champion_version=record.compared_champion,
+            metrics=record.metrics,
+            champion_metrics=record.champion_metrics or None,
+            decisions=decisions,
+            verdict=verdict(decisions, mode),
+            mode=mode,
         )
 
 
@@ -68,17 +100,13 @@ def score(
     test = read_split(path, "test", None, trained.inputs[trained.table])
     if test.num_rows == 0:
         raise UserError(f"the test split of {trained.table} is empty; set data.split.test > 0")
-    y_true = encode_target(test[training.target], trained.task)  # type: ignore[arg-type]
-    frame = test.to_pandas()  # each model takes the columns of its signature
+    kind = task_kind(trained.task)
+    y_true = kind.truth(test, training.target)
     custom = load_custom_metrics(section, resolved.search_path)
 
     def metrics_of(version: int) -> dict[str, float]:
-        model = ctx.registry.load_model(trained.model, version)
-        out = model.predict(frame)
-        column = "probability" if trained.task == "classification" else "prediction"
-        y_pred = out[column].to_numpy(dtype="float64")
-        task: Any = trained.task
-        return compute_metrics([*section.metrics, *custom], y_true, y_pred, task, custom)
+        y_pred = kind.predictions(ctx.registry.load_model(trained.model, version), test)
+        return kind.metrics([*section.metrics, *custom], y_true, y_pred, custom)
 
     return metrics_of(trained.version), (metrics_of(champion) if champion else None), test.num_rows
 
@@ -103,9 +131,9 @@ def judge(
         search_path=resolved.search_path,
     )
     records = [d.to_record() for d in decisions]
-    failed = any(not d.passed for d in decisions)
+    judged = verdict(decisions, section.mode)
     gates = {"off": "off", "dry_run": "failed (dry run)", "enforce": "failed"}[section.mode]
-    if not failed and section.mode != "off":
+    if not judged.recorded_failures and section.mode != "off":
         gates = "passed"
 
     run = registry.RunHandle(trained.run_id, "")
@@ -115,17 +143,15 @@ def judge(
             {f"champion_test_{k}": v for k, v in champion_metrics.items() if not math.isnan(v)}
         )
     run.log_dict({"decisions": records, "champion_version": champion}, "evaluation.json")
-    reg.set_version_tags(
+    reg.write_record(
         trained.model,
         trained.version,
-        {
-            f"{TAG}metrics": metrics,
-            f"{TAG}champion_metrics": champion_metrics or {},
-            f"{TAG}compared_champion": str(champion) if champion else "none",
-            f"{TAG}gates": gates,
-            f"{TAG}decisions": records,
-            f"{TAG}status": "evaluated",
-        },
+        metrics=metrics,
+        champion_metrics=champion_metrics or {},
+        compared_champion=champion,
+        gates=gates,
+        decisions=records,
+        status=VersionStatus.EVALUATED,
     )
     record_decisions(resolved.catalog, trained.model, trained.version, trained.run_id, records)
     ctx.dispatcher.emit(
@@ -146,7 +172,8 @@ def judge(
         champion_version=champion,
         metrics=metrics,
         champion_metrics=champion_metrics,
-        decisions=records,
+        decisions=decisions,
+        verdict=judged,
         mode=section.mode,
         rows=rows,
         table=trained.table,

@@ -3,7 +3,6 @@ decision and move since."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow.compute as pc
@@ -12,6 +11,7 @@ from lakestacks import registry
 from lakestacks.catalog import parse_model_ref
 from lakestacks.data.tables import read_table, table_exists
 from lakestacks.flows._records import DECISIONS_TABLE, audit_events
+from lakestacks.flows.context import RunContext
 from lakestacks.spec import ResolvedStack
 
 __all__ = ["lineage"]
@@ -28,39 +28,43 @@ def _decisions(resolved: ResolvedStack, name: str, version: int) -> list[dict[st
     return rows
 
 
-def lineage(resolved: ResolvedStack, ref: str) -> dict[str, Any]:
+def lineage(ctx: RunContext, ref: str) -> dict[str, Any]:
     """Lineage of ``NAME/3`` or ``NAME@alias`` (default alias: champion).
 
     Example:
-        >>> lineage(s, "churn_model@champion")["version"]  # doctest: +SKIP
+        >>> lineage(RunContext(resolved), "churn_model@champion")["version"]  # doctest: +SKIP
         2
     """
-    runtime, cat = resolved.runtime, resolved.catalog
-    registry.configure(runtime.tracking_uri, runtime.registry_uri)
+    resolved, cat, reg = ctx.resolved, ctx.catalog, ctx.registry
     parsed = parse_model_ref(ref)
     name = cat.model_name(parsed.name)
-    info = registry.resolve(name, parsed.version, parsed.alias)
-    tags = info.tags
-    run = registry.run_record(info.run_id) if info.run_id else None
+    info = reg.resolve(name, parsed.version, parsed.alias)
+    record = info.record
+    run = reg.run_record(info.run_id) if info.run_id else None
     approval = {
-        key: tags[f"{TAG}approval{suffix}"]
-        for key, suffix in (("mode", ""), ("by", ".by"), ("at", ".at"), ("reason", ".reason"))
-        if f"{TAG}approval{suffix}" in tags
+        key: value
+        for key, value in (
+            ("mode", record.approval),
+            ("by", record.approval_by),
+            ("at", record.approval_at),
+            ("reason", record.approval_reason),
+        )
+        if value is not None
     }
     return {
         "model": name,
         "version": info.version,
         "ref": ref,
         "aliases": info.aliases,
-        "status": tags.get(f"{TAG}status"),
+        "status": record.status,
         "created": info.created.isoformat(),
-        "inputs": json.loads(tags.get(f"{TAG}inputs", "{}")),
+        "inputs": record.inputs,
         "run_id": info.run_id,
-        "git_sha": tags.get(f"{TAG}git_sha"),
-        "stack_digest": tags.get(f"{TAG}stack_digest"),
-        "env": tags.get(f"{TAG}env"),
-        "metrics": json.loads(tags.get(f"{TAG}metrics", "{}")),
-        "compared_champion": tags.get(f"{TAG}compared_champion"),
+        "git_sha": record.git_sha,
+        "stack_digest": record.stack_digest,
+        "env": record.env,
+        "metrics": record.metrics,
+        "compared_champion": record.compared_champion,
         "decisions": _decisions(resolved, name, info.version),
         "approval": approval,
         "events": audit_events(cat, name, info.version),

@@ -14,10 +14,9 @@ from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult
+from lakestacks.registry import VersionRecord, VersionStatus
 
 __all__ = ["Decision", "RunStatus", "approval", "approve", "deploy", "reject", "rollback"]
-
-TAG = registry.TAG
 
 
 class RunStatus(StrEnum):
@@ -54,16 +53,14 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
     name, version, before = ev.model, ev.version, ev.champion_version
     if not ev.passed:
         status = RunStatus.KEPT if ev.blocked_only_by_champion else RunStatus.REJECTED
-        reasons = "; ".join(
-            d["reason"] for d in ev.decisions if not d["passed"] and d["gate"] in ev.blocking
-        )
+        reasons = "; ".join(d.reason for d in ev.verdict.blocking)
         champion = f"v{before}" if before else "no champion"
         message = (
             f"v{version} not promoted: {reasons}; the champion stays {champion}"
             if status == RunStatus.KEPT
             else f"v{version} rejected by its gates: {reasons}; the champion stays {champion}"
         )
-        reg.set_version_tags(name, version, {f"{TAG}status": status})
+        reg.write_record(name, version, status=VersionStatus(status))
         ctx.audit(
             name,
             version,
@@ -77,7 +74,7 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
     mode = spec.approval.mode if spec.approval else "auto"
     if mode == "manual":
         reg.set_alias(name, registry.CHALLENGER, version)
-        reg.set_version_tags(name, version, {f"{TAG}status": "awaiting_approval"})
+        reg.write_record(name, version, status=VersionStatus.AWAITING_APPROVAL)
         who = spec.approval.approvers if spec.approval else []
         message = (
             f"v{version} passed its gates and awaits approval"
@@ -86,7 +83,7 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
         )
         ctx.audit(name, version, "awaiting_approval", champion_before=before, message=message)
         return Decision(RunStatus.AWAITING_APPROVAL, name, version, before, before, message)
-    reg.set_version_tags(name, version, {f"{TAG}approval": "auto", f"{TAG}status": "approved"})
+    reg.write_record(name, version, approval="auto", status=VersionStatus.APPROVED)
     ctx.audit(name, version, "approved", by="auto", champion_before=before)
     return Decision(RunStatus.PROMOTED, name, version, before, None, "", approved_by="auto")
 
@@ -98,7 +95,7 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
     try:
         move = reg.promote(name, version, decision.champion_before)
     except registry.PromotionRefused as err:
-        reg.set_version_tags(name, version, {f"{TAG}status": "promotion_refused"})
+        reg.write_record(name, version, status=VersionStatus.PROMOTION_REFUSED)
         ctx.audit(
             name,
             version,
@@ -107,9 +104,7 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
             champion_before=decision.champion_before,
         )
         raise
-    reg.set_version_tags(
-        name, version, {f"{TAG}status": "champion", f"{TAG}promoted_at": move.at.isoformat()}
-    )
+    reg.write_record(name, version, status=VersionStatus.CHAMPION, promoted_at=move.at.isoformat())
     was = f"v{move.champion_before}" if move.champion_before else "no champion"
     decision.champion_after = move.champion_after
     decision.message = f"v{version} is the champion (was {was})"
@@ -125,16 +120,16 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
     return decision
 
 
-def _awaiting(ctx: RunContext, model: str, version: int) -> tuple[str, registry.ModelVersionInfo]:
+def _awaiting(ctx: RunContext, model: str, version: int) -> tuple[str, VersionRecord]:
     name = ctx.catalog.model_name(model)
-    info = ctx.registry.get_version(name, version)
-    status = info.tags.get(f"{TAG}status", "unknown")
-    if status != "awaiting_approval":
+    record = ctx.registry.read_record(name, version)
+    if record.status != VersionStatus.AWAITING_APPROVAL:
         raise UserError(
-            f"{name}/{version} is not awaiting approval (its status is {status}); "
-            "only a version a manual-approval run left as challenger can be approved or rejected"
+            f"{name}/{version} is not awaiting approval (its status is "
+            f"{record.status or 'unknown'}); only a version a manual-approval run left as "
+            "challenger can be approved or rejected"
         )
-    return name, info
+    return name, record
 
 
 def approve(ctx: RunContext, model: str, version: int, by: str, reason: str | None) -> Decision:
@@ -146,25 +141,21 @@ def approve(ctx: RunContext, model: str, version: int, by: str, reason: str | No
         'promoted'
     """
     spec, reg = ctx.resolved.stack, ctx.registry
-    name, info = _awaiting(ctx, model, version)
+    name, record = _awaiting(ctx, model, version)
     approvers = spec.approval.approvers if spec.approval else []
     if approvers and by not in approvers:
         ctx.audit(name, version, "approval_refused", by=by, reason="not an approver")
         raise UserError(
             f"{by!r} may not approve {name}: approval.approvers lists {', '.join(approvers)}"
         )
-    compared = info.tags.get(f"{TAG}compared_champion", "none")
-    before = int(compared) if compared.isdigit() else None
-    now = datetime.now(UTC).isoformat()
-    reg.set_version_tags(
+    before = record.compared_champion
+    reg.write_record(
         name,
         version,
-        {
-            f"{TAG}approval": "manual",
-            f"{TAG}approval.by": by,
-            f"{TAG}approval.at": now,
-            f"{TAG}approval.reason": reason or "",
-        },
+        approval="manual",
+        approval_by=by,
+        approval_at=datetime.now(UTC).isoformat(),
+        approval_reason=reason or "",
     )
     ctx.audit(name, version, "approved", by=by, reason=reason, champion_before=before)
     decision = Decision(RunStatus.PROMOTED, name, version, before, None, "", approved_by=by)
@@ -175,17 +166,14 @@ def reject(ctx: RunContext, model: str, version: int, by: str, reason: str | Non
     """Record a human rejection; the champion stays as it is."""
     reg = ctx.registry
     name, _ = _awaiting(ctx, model, version)
-    now = datetime.now(UTC).isoformat()
-    reg.set_version_tags(
+    reg.write_record(
         name,
         version,
-        {
-            f"{TAG}status": "rejected",
-            f"{TAG}approval": "rejected",
-            f"{TAG}approval.by": by,
-            f"{TAG}approval.at": now,
-            f"{TAG}approval.reason": reason or "",
-        },
+        status=VersionStatus.REJECTED,
+        approval="rejected",
+        approval_by=by,
+        approval_at=datetime.now(UTC).isoformat(),
+        approval_reason=reason or "",
     )
     if reg.alias_version(name, registry.CHALLENGER) == version:
         reg.delete_alias(name, registry.CHALLENGER)
@@ -218,9 +206,9 @@ def rollback(
     reg = ctx.registry
     name = ctx.catalog.model_name(model)
     move = reg.rollback(name)
-    reg.set_version_tags(name, move.champion_after, {f"{TAG}status": "champion"})
+    reg.write_record(name, move.champion_after, status=VersionStatus.CHAMPION)
     if move.champion_before is not None:
-        reg.set_version_tags(name, move.champion_before, {f"{TAG}status": "rolled_back"})
+        reg.write_record(name, move.champion_before, status=VersionStatus.ROLLED_BACK)
     ctx.audit(
         name,
         move.champion_after,

@@ -169,7 +169,11 @@ class BaseStage:
 
 
 def to_record(result: object) -> Any:
-    """A stage result as JSON-ready data (a dataclass becomes a dict)."""
+    """A stage result as JSON-ready data: its own ``to_record()`` if it has one, else a
+    dataclass as a dict."""
+    own = getattr(result, "to_record", None)
+    if callable(own):
+        return own()
     if is_dataclass(result) and not isinstance(result, type):
         return asdict(result)
     return result

@@ -7,15 +7,12 @@ training, evaluation and lineage all see the same rows even if data prep runs me
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
+from typing import Any
 
 from lakestacks import registry
 from lakestacks.data.tables import read_table, table_exists, table_info
@@ -23,12 +20,8 @@ from lakestacks.errors import UserError
 from lakestacks.flows._records import git_sha, stack_digest
 from lakestacks.flows.context import RunContext
 from lakestacks.spec import ResolvedStack
-from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import model_short_name, split_table
-from lakestacks.training.features import infer_task
-
-if TYPE_CHECKING:
-    from lakestacks.training import TrainedModel
+from lakestacks.tasks import FittedModel, kind_for, task_kind
 
 __all__ = ["TrainingResult", "model_name", "training", "training_inputs", "training_table"]
 
@@ -83,33 +76,15 @@ def _code_paths(ref: str, base_dir: Path) -> list[str]:
 
 def fit(
     resolved: ResolvedStack, path: str, version: int, progress: bool
-) -> tuple[TrainedModel, dict[str, int]]:
-    """Read the pinned splits and train the stack's model; the model and rows per split."""
-    # Lightning and torch load here, not with the flows: data prep alone does not need them.
-    from lakestacks.training import TabularDataModule, train
-
-    spec = resolved.stack
-    section = spec.training
-    assert section is not None  # noqa: S101
-    search = resolved.search_path
-    model_cls = load_ref(section.model, search)
-    task = infer_task(model_cls, section.task)
-    exclude = [spec.data.split.by] if spec.data.split else []
-    module = TabularDataModule(
-        path,
-        target=section.target,
-        task=task,
-        features=section.features,
-        exclude=exclude,
-        version=version,
-        batch_size=section.trainer.batch_size,
-        seed=section.trainer.seed,
-    )
+) -> tuple[FittedModel, dict[str, int]]:
+    """Read the pinned splits and train the stack's model as its task kind says; the model
+    and the rows per split."""
+    kind = kind_for(resolved)
     with tempfile.TemporaryDirectory(prefix="lakestacks-ckpt-") as ckpt:
-        trained = train(section, module, search_path=search, checkpoint_dir=ckpt, progress=progress)
+        trained, rows = kind.fit(resolved, path, version, checkpoint_dir=ckpt, progress=progress)
         # The best checkpoint is logged from here, before the folder goes.
         trained.best_checkpoint = _keep(trained.best_checkpoint)
-    return trained, dict(module.rows)
+    return trained, rows
 
 
 def _keep(checkpoint: str | None) -> str | None:
@@ -122,7 +97,7 @@ def _keep(checkpoint: str | None) -> str | None:
 
 def log_and_register(
     ctx: RunContext,
-    fitted: tuple[TrainedModel, dict[str, int]],
+    fitted: tuple[FittedModel, dict[str, int]],
     inputs: dict[str, int],
     seconds: float,
 ) -> TrainingResult:
@@ -135,13 +110,11 @@ def log_and_register(
     runtime, cat = resolved.runtime, resolved.catalog
     name = model_name(resolved)
     digest, sha = stack_digest(resolved), git_sha(resolved.base_dir)
-    context = {
-        f"{TAG}stack": spec.name,
-        f"{TAG}env": runtime.env,
-        f"{TAG}stack_digest": digest,
-        f"{TAG}inputs": json.dumps(inputs, sort_keys=True),
-        **({f"{TAG}git_sha": sha, "mlflow.source.git.commit": sha} if sha else {}),
-    }
+    context = registry.record_tags(
+        stack=spec.name, env=runtime.env, stack_digest=digest, inputs=dict(sorted(inputs.items()))
+    )
+    if sha:
+        context |= registry.record_tags(git_sha=sha) | {"mlflow.source.git.commit": sha}
     experiment = reg.ensure_experiment(
         section.experiment or spec.name, reg.artifact_location(runtime.lake)
     )
@@ -165,14 +138,16 @@ def log_and_register(
         if trained.best_checkpoint:
             run.log_artifact(trained.best_checkpoint, "checkpoints")
             shutil.rmtree(Path(trained.best_checkpoint).parent, ignore_errors=True)
-        run.log_dict(trained.encoder.to_dict(), "encoder.json")
-        example = _input_example(resolved, table, inputs, trained.feature_columns)
+        for file, content in trained.artifacts().items():
+            run.log_dict(content, file)
+        example = _input_example(resolved, table, inputs, trained)
         uri = reg.log_predictor(
             run, trained.predictor(), example, _code_paths(section.model, resolved.base_dir)
         )
-        version = reg.register(
-            uri, name, {**context, f"{TAG}run_id": run.run_id, f"{TAG}status": "trained"}
+        record = registry.record_tags(
+            run_id=run.run_id, task=trained.task, status=registry.VersionStatus.TRAINED
         )
+        version = reg.register(uri, name, context | record)
         run.set_tags({f"{TAG}model_version": f"{name}/{version}"})
     ctx.audit(name, version, "registered", details={"run_id": run.run_id})
     return TrainingResult(
@@ -193,22 +168,16 @@ def log_and_register(
 
 
 def _input_example(
-    resolved: ResolvedStack, table: str, inputs: dict[str, int], columns: list[str]
+    resolved: ResolvedStack, table: str, inputs: dict[str, int], trained: FittedModel
 ) -> Any:
-    """Five rows of the training table, typed the way pandas will see real data.
-
-    An integer column with nulls reaches pandas as float64; MLflow refuses float64 where
-    the signature says long, so such columns are declared float64 from the start.
-    """
+    """The input example the model's task kind makes from the training table's rows."""
     qualified = resolved.catalog.qualify(table)
     rows = read_table(
-        resolved.catalog.table_path(table), version=inputs[qualified], columns=columns
+        resolved.catalog.table_path(table),
+        version=inputs[qualified],
+        columns=trained.feature_columns,
     )
-    example = rows.slice(0, 5).to_pandas()
-    nullable_ints = [
-        c.name for c in rows.schema if pa.types.is_integer(c.type) and rows[c.name].null_count
-    ]
-    return example.astype(dict.fromkeys(nullable_ints, "float64"))
+    return task_kind(trained.task).input_example(rows)
 
 
 def training_inputs(resolved: ResolvedStack) -> dict[str, int]:

@@ -16,7 +16,6 @@ import json
 import os
 import pickle
 import sys
-import warnings
 from pathlib import Path
 from typing import TextIO
 
@@ -31,7 +30,6 @@ def main() -> int:
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # a stray print() lands in the log, not in the answers
     sys.stdout = sys.stderr
-    warnings.simplefilter("ignore")
     broken = _preload()
     for line in sys.stdin:
         job = json.loads(line)

@@ -54,12 +54,13 @@ WAIT_SECONDS = 300.0
 # How long the answers a worker wrote before it died are read (its pipe is at its end).
 _DEAD_SECONDS = 5.0
 # The worker's first statements: idle priority before anything is imported; Ctrl-C is for the
-# run, which then still waits for its pages; the parent's import path, so the worker loads the
-# same lakestacks (as multiprocessing's spawn does); then its main.
+# run, which then still waits for its pages; no warnings (they would only fill its log); the
+# parent's import path, so it loads the same lakestacks (as multiprocessing's spawn does).
 _BOOT = (
-    "import json, os, signal, sys\n"
-    "hasattr(os, 'nice') and os.nice(19)\n"
+    "import json, os, signal, sys, warnings\n"
+    "os.nice(19)\n"
     "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "warnings.simplefilter('ignore')\n"
     "sys.path[:] = json.loads(sys.argv[1])\n"
     "from lakestacks.quality._docs_worker import main\n"
     "sys.exit(main())\n"
@@ -83,7 +84,7 @@ class _Renderer:
     """This process's worker and the jobs it was sent (one instance: ``_renderer``)."""
 
     def __init__(self) -> None:
-        self.at_exit = False  # wait_for_data_docs is registered to run at exit
+        self.at_exit = False  # _at_exit is registered (once, and kept in a forked child)
         self.reset()
 
     def reset(self) -> None:
@@ -131,8 +132,12 @@ def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
     path = page_path(report, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(html, encoding="utf-8")
-    partial.replace(path)
+    try:
+        partial.write_text(html, encoding="utf-8")
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk, a file-size limit: no half page left
+        raise
     return path
 
 
@@ -140,8 +145,9 @@ def prepare_data_docs() -> bool:
     """Start the worker that draws pages now, so that its import of GX overlaps the run.
 
     Cheap (a process start, a few ms) and idempotent: a running worker is kept. Nothing is
-    started when GX is already imported here (pages are then drawn in line). A worker that is
-    never sent a page is stopped by :func:`wait_for_data_docs` or at exit, without waiting.
+    started when GX is already imported here (pages are then drawn in line). A worker never
+    sent a page costs the run nothing but a core at idle priority: it is killed at exit,
+    without waiting for its import to end.
 
     Returns:
         True when a worker is running.
@@ -228,8 +234,8 @@ def _ensure_worker() -> bool:
         # It died since the last page was sent: its answers, its reason, then a new one.
         _collect(time.monotonic() + _DEAD_SECONDS, "the data-docs worker ended")
         _stop(0.0)
-    if "great_expectations" in sys.modules:
-        return False
+    if "great_expectations" in sys.modules or sys.platform == "win32" or not sys.executable:
+        return False  # drawn in line: GX costs no import here, or no worker can be run
     log = tempfile.TemporaryFile()
     try:
         worker = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -256,12 +262,12 @@ def _send(job: _Job, reports: Sequence[ValidationReport], directory: str | Path)
     # The masks of failing rows are for quarantine, not for pages; absolute, because the
     # worker does not follow this process's working directory.
     payload = (str(Path(directory).absolute()), [replace(r, failing=None) for r in reports])
-    fd, name = tempfile.mkstemp(prefix="lakestacks-docs-", suffix=".pickle")
-    job.file = Path(name)
     try:
+        fd, name = tempfile.mkstemp(prefix="lakestacks-docs-", suffix=".pickle")
+        job.file = Path(name)
         with os.fdopen(fd, "wb") as out:
             pickle.dump(payload, out)
-    except Exception as exc:  # an unpicklable value in a result: report it, go on
+    except Exception as exc:  # no temp space, an unpicklable value: report it, go on
         job.done, job.error = True, f"cannot send to the data-docs worker: {exc}"
         return
     try:

@@ -29,6 +29,14 @@ from lakestacks.registry.models import (
     set_alias,
     set_version_tags,
 )
+from lakestacks.registry.records import (
+    RecordChanges,
+    VersionRecord,
+    VersionStatus,
+    read_record,
+    record_tags,
+    write_record,
+)
 from lakestacks.registry.tracking import (
     Predictor,
     RunHandle,
@@ -50,9 +58,12 @@ __all__ = [
     "Move",
     "Predictor",
     "PromotionRefused",
+    "RecordChanges",
     "RegisteredModelInfo",
     "Registry",
     "RunHandle",
+    "VersionRecord",
+    "VersionStatus",
     "alias_version",
     "artifact_location",
     "configure",
@@ -63,6 +74,8 @@ __all__ = [
     "load_model",
     "log_predictor",
     "promote",
+    "read_record",
+    "record_tags",
     "register",
     "requirements",
     "resolve",
@@ -71,4 +84,5 @@ __all__ = [
     "set_alias",
     "set_version_tags",
     "start_run",
+    "write_record",
 ]

@@ -6,7 +6,7 @@ of pointing MLflow at the stores before every call.
 
 from __future__ import annotations
 
-from lakestacks.registry import models, tracking
+from lakestacks.registry import models, records, tracking
 from lakestacks.registry._setup import artifact_location, configure
 
 __all__ = ["Registry"]
@@ -40,7 +40,8 @@ class Registry:
     resolve = staticmethod(models.resolve)
     rollback = staticmethod(models.rollback)
     set_alias = staticmethod(models.set_alias)
-    set_version_tags = staticmethod(models.set_version_tags)
+    read_record = staticmethod(records.read_record)
+    write_record = staticmethod(records.write_record)
     ensure_experiment = staticmethod(tracking.ensure_experiment)
     log_predictor = staticmethod(tracking.log_predictor)
     run_record = staticmethod(tracking.run_record)

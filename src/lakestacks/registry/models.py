@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from lakestacks.errors import UserError
 from lakestacks.registry._setup import client
+from lakestacks.registry.records import TAG, VersionRecord
 
 __all__ = [
     "CHALLENGER",
@@ -44,7 +46,6 @@ __all__ = [
 ]
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
-TAG = "lakestacks."  # prefix of every tag we write on runs and versions
 
 
 class PromotionRefused(UserError):
@@ -66,6 +67,7 @@ class ModelVersionInfo:
     created: datetime
     aliases: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    record: VersionRecord = field(default_factory=VersionRecord)  # the tags lakestacks wrote
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ def _info(mv: Any) -> ModelVersionInfo:
         created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
         aliases=list(mv.aliases or []),
         tags=dict(mv.tags or {}),
+        record=VersionRecord.from_tags(dict(mv.tags or {})),
     )
 
 
@@ -176,6 +179,7 @@ def _registry_lock(registry_uri: str) -> Iterator[None]:
     if not path:
         yield
         return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # a fresh lake: MLflow makes the db
     with open(f"{path}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -306,6 +310,7 @@ class LoadedModel:
     # The signature's columns as Arrow fields, None without one. A field is nullable when the
     # column may be left out of a request; values may be null either way (models impute them).
     input_schema: Any = None
+    task: str | None = None  # its task kind, when lakestacks registered it
 
     def predict(self, data: Any) -> Any:
         """Score a pandas DataFrame (extra columns are ignored); a DataFrame with
@@ -352,11 +357,11 @@ def load_model(name: str, version: int) -> LoadedModel:
     """Load a version as an MLflow pyfunc model (``models:/NAME/VERSION``)."""
     import mlflow.pyfunc
 
-    get_version(name, version)  # a clear error for an unknown model or version
+    info = get_version(name, version)  # a clear error for an unknown model or version
     with warnings.catch_warnings(record=True):
         # Unpickling our model class re-runs MLflow's advice on predict's type hints.
         warnings.simplefilter("ignore", UserWarning)
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     schema = pyfunc.metadata.get_input_schema()
     columns = list(schema.input_names()) if schema is not None else []
-    return LoadedModel(name, version, columns, pyfunc, _arrow_schema(schema))
+    return LoadedModel(name, version, columns, pyfunc, _arrow_schema(schema), info.record.task)

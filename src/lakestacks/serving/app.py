@@ -145,7 +145,9 @@ class ServingApp:
             client = request.client.host if request.client else "?"
             self.limiter.check(token.name if token else client, token.rate_limit if token else None)
             body = await self._body(request)
-            parsed = parse_body(body, request.headers.get("content-type", JSON), endpoint.schema)
+            parsed = parse_body(
+                body, request.headers.get("content-type", JSON), endpoint.schema, endpoint.formats
+            )
             if parsed.table.num_rows == 0:
                 raise BadRequest("the request has no rows to score")
         except Denied as denied:

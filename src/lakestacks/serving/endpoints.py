@@ -21,7 +21,8 @@ import pyarrow as pa
 from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.serving.config import ArmConfig, EndpointConfig
-from lakestacks.serving.protocol import Outputs, as_outputs
+from lakestacks.serving.protocol import ALL_FORMATS, Outputs, as_outputs
+from lakestacks.tasks import task_kind
 
 __all__ = ["Arm", "Endpoint", "Scored", "load_endpoints", "watch"]
 
@@ -138,6 +139,7 @@ class Endpoint:
 
     config: EndpointConfig
     arms: list[Arm]
+    formats: tuple[str, ...] = ALL_FORMATS  # the request bodies its models' task kind takes
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
     @property
@@ -189,8 +191,17 @@ def load_endpoints(configs: tuple[EndpointConfig, ...], max_batch_rows: int) -> 
             registry.resolve(first.model, alias=first.alias)  # says which: model or alias
             raise UserError(f"{first.model} has no version at @{first.alias}; run the pipeline")
         _check_signatures(config.name, arms)
-        endpoints.append(Endpoint(config, arms))
+        endpoints.append(Endpoint(config, arms, _formats(arms)))
     return endpoints
+
+
+def _formats(arms: list[Arm]) -> tuple[str, ...]:
+    """The request formats of the arms' task kind (every format for a model lakestacks did
+    not register)."""
+    for arm in arms:
+        if arm.model is not None and arm.model.task is not None:
+            return task_kind(arm.model.task).request_formats
+    return ALL_FORMATS
 
 
 def _check_signatures(endpoint: str, arms: list[Arm]) -> None:

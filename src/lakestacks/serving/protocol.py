@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 
 __all__ = [
+    "ALL_FORMATS",
     "FORMATS",
     "BadRequest",
     "Outputs",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+ALL_FORMATS = (*FORMATS, "csv")
 JSON, CSV = "application/json", "text/csv"
 
 
@@ -66,8 +68,15 @@ class Outputs:
         return Outputs({k: v[start:stop] for k, v in self.columns.items()}, self.frame)
 
 
-def parse_body(body: bytes, content_type: str, schema: pa.Schema | None) -> Parsed:
+def parse_body(
+    body: bytes,
+    content_type: str,
+    schema: pa.Schema | None,
+    formats: Sequence[str] = ALL_FORMATS,
+) -> Parsed:
     """Parse a scoring request into a table of the signature's columns (others are dropped).
+
+    ``formats`` are the bodies the endpoint's task kind accepts (MLflow's JSON keys, ``csv``).
 
     Raises:
         BadRequest: malformed body, unknown format, a missing column or a value of the wrong
@@ -83,20 +92,24 @@ def parse_body(body: bytes, content_type: str, schema: pa.Schema | None) -> Pars
     charset = options.partition("charset=")[2].strip().lower()
     if charset and charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"charset {charset!r} is not supported; send UTF-8")
-    if mime == CSV:
+    types = [JSON, CSV] if "csv" in formats else [JSON]
+    if mime == CSV and CSV in types:
         return Parsed(_csv(body, schema), None)
     if mime != JSON:
-        raise UnsupportedMediaType(f"content type {mime!r} is not supported; send {JSON} or {CSV}")
+        raise UnsupportedMediaType(
+            f"content type {mime!r} is not supported; send {' or '.join(types)}"
+        )
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as err:
         raise BadRequest(f"the body is not valid JSON: {err}") from None
     if not isinstance(doc, dict):
         raise BadRequest(_one_of("the body is a JSON " + type(doc).__name__))
-    keys = [k for k in FORMATS if k in doc]
+    allowed = [k for k in FORMATS if k in formats]
+    keys = [k for k in allowed if k in doc]
     if len(keys) != 1:
         found = f"found {', '.join(keys)}" if keys else f"found keys {sorted(doc)[:5]}"
-        raise BadRequest(_one_of(found))
+        raise BadRequest(_one_of(found, allowed))
     params = doc.get("params")
     if params is not None and not isinstance(params, dict):
         raise BadRequest("'params' must be a JSON object")
@@ -104,8 +117,8 @@ def parse_body(body: bytes, content_type: str, schema: pa.Schema | None) -> Pars
     return Parsed(_table(columns, schema), params)
 
 
-def _one_of(found: str) -> str:
-    return f"send a JSON object with exactly one of {', '.join(FORMATS)} ({found})"
+def _one_of(found: str, allowed: Sequence[str] = FORMATS) -> str:
+    return f"send a JSON object with exactly one of {', '.join(allowed)} ({found})"
 
 
 def _columns(key: str, data: Any, schema: pa.Schema | None) -> dict[str, list[Any]]:

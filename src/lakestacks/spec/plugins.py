@@ -13,14 +13,20 @@ from pydantic import BaseModel
 
 from lakestacks.errors import UserError
 
-__all__ = ["ENTRY_POINT_GROUP", "plugin_sections", "stage_names"]
+__all__ = ["ENTRY_POINT_GROUP", "TASKS_GROUP", "plugin_sections", "stage_names", "task_names"]
 
 ENTRY_POINT_GROUP = "lakestacks.stages"
+TASKS_GROUP = "lakestacks.tasks"
 
 
 def stage_names() -> list[str]:
     """The names of every registered stage, read from the entry points without loading them."""
     return sorted({point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def task_names() -> list[str]:
+    """The names of every registered task kind (``training.task``), without loading them."""
+    return sorted({point.name for point in entry_points(group=TASKS_GROUP)})
 
 
 def plugin_sections() -> dict[str, type[BaseModel]]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from lakestacks.spec._base import Column, Name, Ref, SpecModel
+from lakestacks.spec.plugins import task_names
 
 __all__ = ["EarlyStopping", "TrainerSpec", "TrainingSection"]
 
@@ -16,6 +18,18 @@ PRECISIONS = ("32", "32-true", "64", "64-true", "16-mixed", "bf16-mixed", "16-tr
 def _precision_as_text(value: Any) -> Any:
     # YAML reads `precision: 32` as an int; Lightning takes "32" too.
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _known_task(value: str) -> str:
+    known = ["auto", *task_names()]
+    if value not in known:
+        # Shaped as a literal error so the loader suggests the closest name.
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": ", ".join(repr(k) for k in known)},
+        )
+    return value
 
 
 def _check_devices(value: Any) -> Any:
@@ -77,9 +91,10 @@ class TrainingSection(SpecModel):
         None, description="The split table to train on; default: the split's."
     )
     target: Column = Field(description="The column to predict.")
-    task: Literal["auto", "classification", "regression"] = Field(
+    task: Annotated[str, AfterValidator(_known_task)] = Field(
         "auto",
-        description="'auto': classification when the model has predict_proba, else regression.",
+        description="A task kind, e.g. 'classification' or 'regression'; 'auto': "
+        "classification when the model has predict_proba, else regression.",
     )
     features: list[Column] | None = Field(
         None, description="Feature columns; default: every column but the target and the split key."

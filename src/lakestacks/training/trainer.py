@@ -265,6 +265,10 @@ class TrainedModel:
     history: list[dict[str, float]] = field(default_factory=list)
     device: str = "cpu"
 
+    def artifacts(self) -> dict[str, Any]:
+        """JSON artifacts logged beside the model: the fitted encoder."""
+        return {"encoder.json": self.encoder.to_dict()}
+
     def predictor(self) -> TabularPredictor:
         """A picklable predictor over this model and its encoder.
 

@@ -4,7 +4,6 @@ as the training or evaluation result that would have been passed to it."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from lakestacks import registry
 from lakestacks.errors import UserError
@@ -14,33 +13,31 @@ from lakestacks.flows.training import TrainingResult
 
 __all__ = ["evaluated", "newest", "trained"]
 
-TAG = registry.TAG
 
-
-def newest(ctx: RunContext, status: str) -> registry.ModelVersionInfo:
+def newest(ctx: RunContext, status: registry.VersionStatus) -> registry.ModelVersionInfo:
     """The newest version of the stack's model whose status is ``status``."""
     name = ctx.model
     for model in ctx.registry.list_models(name):
         if model.name != name:
             continue
         for info in model.versions:  # newest first
-            if info.tags.get(f"{TAG}status") == status:
+            if info.record.status == status:
                 return info
     raise UserError(f"{name} has no version that is {status}; run `stacks run` first")
 
 
 def trained(ctx: RunContext, info: registry.ModelVersionInfo) -> TrainingResult:
     """A registered version as the training result that produced it."""
-    inputs = {k: int(v) for k, v in json.loads(info.tags.get(f"{TAG}inputs", "{}")).items()}
-    run = ctx.registry.run_record(info.run_id or info.tags.get(f"{TAG}run_id", ""))
+    record = info.record
+    run = ctx.registry.run_record(info.run_id or record.run_id or "")
     params = run["params"]
     return TrainingResult(
         model=info.name,
         version=info.version,
         run_id=run["run_id"],
         task=params["task"],
-        table=next(iter(inputs)),
-        inputs=inputs,
+        table=next(iter(record.inputs)),
+        inputs=record.inputs,
         rows={},
         epochs=0,
         features=json.loads(params.get("features", "[]")),
@@ -49,15 +46,4 @@ def trained(ctx: RunContext, info: registry.ModelVersionInfo) -> TrainingResult:
 
 def evaluated(info: registry.ModelVersionInfo) -> EvaluationResult:
     """An evaluated version as the evaluation result recorded on it."""
-    tags = info.tags
-    decisions: list[dict[str, Any]] = json.loads(tags.get(f"{TAG}decisions", "[]"))
-    compared = tags.get(f"{TAG}compared_champion", "none")
-    return EvaluationResult(
-        model=info.name,
-        version=info.version,
-        run_id=info.run_id or "",
-        champion_version=int(compared) if compared.isdigit() else None,
-        metrics=json.loads(tags.get(f"{TAG}metrics", "{}")),
-        champion_metrics=json.loads(tags.get(f"{TAG}champion_metrics", "{}")) or None,
-        decisions=decisions,
-    )
+    return EvaluationResult.from_record(info.record, info.name, info.version, info.run_id or "")

@@ -11,12 +11,13 @@ from lakestacks.flows.promotion import Decision, RunStatus, approval
 from lakestacks.flows.stage import BaseStage, Summary
 from lakestacks.flows.stages._registry_state import evaluated, newest
 from lakestacks.flows.training import TrainingResult
+from lakestacks.gates import verdict
+from lakestacks.registry import VersionStatus
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec.plan import PlanStep
 
 __all__ = ["Approval", "earlier_decision"]
 
-TAG = registry.TAG
 _STATES = {
     RunStatus.PROMOTED: "approved ({by}) and promoted",
     RunStatus.KEPT: "not promoted: the champion is still better",
@@ -49,7 +50,7 @@ class Approval(BaseStage):
 
     def rebuild(self, ctx: RunContext, state: PipelineResult) -> None:
         """The newest evaluated version."""
-        state.rebuilt["evaluation"] = evaluated(newest(ctx, "evaluated"))
+        state.rebuilt["evaluation"] = evaluated(newest(ctx, VersionStatus.EVALUATED))
 
     def run(self, ctx: RunContext, state: PipelineResult) -> Decision:
         """Decide; a reused version that an earlier run decided keeps that decision."""
@@ -74,16 +75,15 @@ def earlier_decision(ctx: RunContext, trained: TrainingResult | None) -> Decisio
     awaits approval: judging it again would compare it with itself or approve it twice."""
     if trained is None:
         return None
-    info = ctx.registry.get_version(trained.model, trained.version)
-    status = info.tags.get(f"{TAG}status")
+    status = ctx.registry.read_record(trained.model, trained.version).status
     champion = ctx.registry.alias_version(trained.model, registry.CHAMPION)
     name, version = trained.model, trained.version
-    if status == "champion" and champion == version:
+    if status == VersionStatus.CHAMPION and champion == version:
         return Decision(
             RunStatus.PROMOTED, name, version, champion, champion,
             f"v{version} is the champion (promoted by the run being resumed)",
         )  # fmt: skip
-    if status == "awaiting_approval":
+    if status == VersionStatus.AWAITING_APPROVAL:
         return Decision(
             RunStatus.AWAITING_APPROVAL, name, version, champion, champion,
             f"v{version} still awaits approval: stacks approve {name} {version} --by NAME",
@@ -94,10 +94,8 @@ def earlier_decision(ctx: RunContext, trained: TrainingResult | None) -> Decisio
 def _no_gates(ctx: RunContext, trained: TrainingResult) -> EvaluationResult:
     """Without an evaluation section there is nothing to gate on: the version passes."""
     champion = ctx.registry.alias_version(trained.model, registry.CHAMPION)
-    ctx.registry.set_version_tags(
-        trained.model,
-        trained.version,
-        {f"{TAG}compared_champion": str(champion) if champion else "none", f"{TAG}gates": "none"},
+    ctx.registry.write_record(
+        trained.model, trained.version, compared_champion=champion, gates="none"
     )
     return EvaluationResult(
         trained.model,
@@ -107,6 +105,7 @@ def _no_gates(ctx: RunContext, trained: TrainingResult) -> EvaluationResult:
         {},
         None,
         [],
+        verdict([], "off"),
         table=trained.table,
         table_version=trained.inputs.get(trained.table, 0),
     )

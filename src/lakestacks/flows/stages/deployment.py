@@ -7,6 +7,7 @@ from lakestacks.flows.pipeline import PipelineResult
 from lakestacks.flows.promotion import Decision, RunStatus, deploy
 from lakestacks.flows.stage import BaseStage, Summary
 from lakestacks.flows.stages._registry_state import evaluated, newest
+from lakestacks.registry import VersionStatus
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec.checks import model_short_name
 from lakestacks.spec.plan import PlanStep
@@ -42,7 +43,7 @@ class Deployment(BaseStage):
 
     def rebuild(self, ctx: RunContext, state: PipelineResult) -> None:
         """The newest evaluated version."""
-        state.rebuilt["evaluation"] = evaluated(newest(ctx, "evaluated"))
+        state.rebuilt["evaluation"] = evaluated(newest(ctx, VersionStatus.EVALUATED))
 
     def run(self, ctx: RunContext, state: PipelineResult) -> Decision | None:
         """Promote what approval approved; nothing when it did not."""

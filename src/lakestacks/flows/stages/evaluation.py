@@ -8,6 +8,7 @@ from lakestacks.flows.pipeline import PipelineResult
 from lakestacks.flows.stage import BaseStage, Summary, SummaryTable
 from lakestacks.flows.stages._registry_state import newest, trained
 from lakestacks.flows.stages.approval import earlier_decision
+from lakestacks.registry import VersionStatus
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec.checks import model_short_name, split_table
 from lakestacks.spec.plan import PlanStep
@@ -42,7 +43,7 @@ class Evaluation(BaseStage):
 
     def rebuild(self, ctx: RunContext, state: PipelineResult) -> None:
         """The newest trained version."""
-        state.rebuilt["training"] = trained(ctx, newest(ctx, "trained"))
+        state.rebuilt["training"] = trained(ctx, newest(ctx, VersionStatus.TRAINED))
 
     def run(self, ctx: RunContext, state: PipelineResult) -> EvaluationResult | None:
         """Judge the version training produced; a reused version that an earlier run
@@ -77,9 +78,9 @@ class Evaluation(BaseStage):
                 right=("observed", "threshold"),
             )
             for d in ev.decisions:
-                observed = "" if d.get("observed") is None else f"{d['observed']:.4f}"
-                threshold = "" if d.get("threshold") is None else f"{d['threshold']:.4f}"
-                verdict = "pass" if d["passed"] else "fail"
-                gates.rows.append((d["gate"], observed, threshold, verdict, d["reason"]))
+                observed = "" if d.observed is None else f"{d.observed:.4f}"
+                threshold = "" if d.threshold is None else f"{d.threshold:.4f}"
+                verdict = "pass" if d.passed else "fail"
+                gates.rows.append((d.gate, observed, threshold, verdict, d.reason))
             out.append(gates)
         return out
