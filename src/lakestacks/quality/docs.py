@@ -2,22 +2,23 @@
 
 Importing ``great_expectations`` only to draw a page costs 2-4 s, more than the rest of a
 quickstart data prep, so pages are drawn by a worker process that imports GX while the run goes
-on. :func:`prepare_data_docs` starts it as early as it can (at the start of data prep), so its
-import overlaps data prep and training's import of Lightning; :func:`start_data_docs` sends it
-the reports; :func:`wait_for_data_docs` (called at the end of every ``api.run``, and at exit)
-tells it to finish and waits for the pages, boundedly, and reports those it could not draw.
+on. :func:`prepare_data_docs` starts it at the start of data prep, so that its import overlaps
+data prep and training (whose first seconds import Lightning on one core); :func:`start_data_docs`
+sends it the reports; :func:`wait_for_data_docs` (at the end of every ``api.run``, and at exit)
+waits for the pages, boundedly, and reports those that could not be drawn. A worker that drew
+everything stays for the next run in the same process; at exit it is stopped.
 
-The worker is a new interpreter (``subprocess``: fork and exec at once, nothing of this process
-runs in between), never a bare ``fork()``. A run has threads by the time its pages are ready
-(Prefect's runner and API client, delta-rs, OpenMP, MLflow), and a forked child gets a copy of
-every lock those threads held at that instant, held forever: the child can hang or corrupt
-state at random (Python 3.12 warns about it). A new interpreter pays for its imports (pandas,
-pyarrow and GX, ~3.3 s of CPU against ~2.1 s for GX alone in a fork), which is why it starts at
-the start of a run, while a core is free, at nice 19: training's OpenMP threads spin-wait and
-slow down ~3x when they share a core with a busy process. ``multiprocessing``'s spawn and
-forkserver were measured as costly as the plain interpreter for this one process, and spawn
-re-imports the parent's main module (the CLI). Where GX is already imported (a suite needed
-it) and no worker is running, pages are drawn in line, which then costs no import.
+The worker is a new interpreter (``subprocess``: fork and exec in one step, no Python runs in
+between), never a bare ``fork()`` of this process. By the time its pages are ready a run has
+threads (Prefect's runner and API client, delta-rs, OpenMP, MLflow); a forked child gets a
+copy of every lock those threads held at that instant, held forever, and can hang or corrupt
+state at random (Python 3.12 warns about such forks). A new interpreter pays for its own
+imports (pandas, pyarrow and GX: ~3.3 s of CPU where a fork paid ~2.1 s for GX alone), which is
+why it starts first thing, while the other core is free, and at nice 19: training's OpenMP
+threads spin-wait and slow down ~3x when they share a core with a busy process. The start
+from ``multiprocessing`` (spawn, forkserver) cost the same CPU in a measurement, and its spawn
+re-imports the parent's main module (the CLI), so a plain interpreter it is. Where GX is
+already imported (a suite needed it) and no worker runs, pages are drawn in line: no import.
 """
 
 from __future__ import annotations
@@ -326,8 +327,10 @@ def _stop(grace: float) -> str:
 
 
 def _at_exit() -> None:
-    """Pages still being drawn are waited for (a run not made by ``api.run``); then the worker,
-    idle or still importing, is stopped at once: nothing is left for it to do."""
+    """Wait for pages still being drawn (a run not made by ``api.run``), then stop the worker.
+
+    By then it has nothing left to do, idle or still importing, so it is killed at once.
+    """
     wait_for_data_docs()
     with _renderer.lock:
         _stop(0.0)
@@ -345,10 +348,13 @@ def _read_answers(fd: int, waiting: dict[int, _Job], deadline: float) -> None:
             return  # the worker ended
         *lines, buffer = (buffer + chunk).split(b"\n")
         for line in lines:
-            answer = json.loads(line)
-            job = waiting.pop(int(answer["job"]), None)
+            try:
+                answer = json.loads(line)
+                job = waiting.pop(int(answer["job"]), None)
+            except (ValueError, KeyError, TypeError):
+                continue  # not an answer (a library printed before the worker's main ran)
             if job is not None:
-                job.done, job.error, job.file = True, answer["error"], None
+                job.done, job.error, job.file = True, answer.get("error"), None
 
 
 def _last_words(log: IO[bytes]) -> str:
