@@ -7,13 +7,22 @@ lakestacks' own stages are skipped: their sections are the stack's own fields.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
 
 from lakestacks.errors import UserError
 
-__all__ = ["ENTRY_POINT_GROUP", "TASKS_GROUP", "plugin_sections", "stage_names", "task_names"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "TASKS_GROUP",
+    "one_of",
+    "plugin_sections",
+    "stage_names",
+    "task_names",
+]
 
 ENTRY_POINT_GROUP = "lakestacks.stages"
 TASKS_GROUP = "lakestacks.tasks"
@@ -22,6 +31,21 @@ TASKS_GROUP = "lakestacks.tasks"
 def stage_names() -> list[str]:
     """The names of every registered stage, read from the entry points without loading them."""
     return sorted({point.name for point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def one_of(value: str, known: Sequence[str]) -> str:
+    """``value`` if it is one of the ``known`` (registered) names.
+
+    Raises:
+        PydanticCustomError: shaped as a literal error, so the loader suggests the closest.
+    """
+    if value not in known:
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": ", ".join(repr(k) for k in known)},
+        )
+    return value
 
 
 def task_names() -> list[str]:

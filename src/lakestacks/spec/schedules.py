@@ -6,10 +6,9 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
-from pydantic_core import PydanticCustomError
 
 from lakestacks.spec._base import SpecModel
-from lakestacks.spec.plugins import stage_names
+from lakestacks.spec.plugins import one_of, stage_names
 
 __all__ = ["Schedule", "Schedules", "flows"]
 
@@ -20,15 +19,7 @@ def flows() -> list[str]:
 
 
 def _known_flow(value: str) -> str:
-    known = flows()
-    if value not in known:
-        # Shaped as a literal error so the loader suggests the closest name.
-        raise PydanticCustomError(
-            "literal_error",
-            "Input should be {expected}",
-            {"expected": ", ".join(repr(f) for f in known)},
-        )
-    return value
+    return one_of(value, flows())
 
 
 Flow = Annotated[

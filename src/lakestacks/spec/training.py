@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
-from pydantic_core import PydanticCustomError
 
 from lakestacks.spec._base import Column, Name, Ref, SpecModel
-from lakestacks.spec.plugins import task_names
+from lakestacks.spec.plugins import one_of, task_names
 
 __all__ = ["EarlyStopping", "TrainerSpec", "TrainingSection"]
 
@@ -21,15 +20,7 @@ def _precision_as_text(value: Any) -> Any:
 
 
 def _known_task(value: str) -> str:
-    known = ["auto", *task_names()]
-    if value not in known:
-        # Shaped as a literal error so the loader suggests the closest name.
-        raise PydanticCustomError(
-            "literal_error",
-            "Input should be {expected}",
-            {"expected": ", ".join(repr(k) for k in known)},
-        )
-    return value
+    return one_of(value, ["auto", *task_names()])
 
 
 def _check_devices(value: Any) -> Any:
