@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test check lint bench clean
 
 install: $(STAMP)
 
@@ -40,7 +40,11 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
+
+# The inner loop: lint and the unit tests (a minute or so).
+check: lint
+	$(BIN)/pytest tests/unit -q
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
