@@ -23,7 +23,7 @@ from lakestacks.scaffold import add_ci
 from lakestacks.scaffold import init_project as init
 from lakestacks.scaffold import update_project as update
 from lakestacks.spec import DEFAULT_ENV, PlanStep, ResolvedStack, json_schema
-from lakestacks.spec import load_stack as _load
+from lakestacks.spec import load_stack as _load_stack
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -109,6 +109,36 @@ def _keyword_only_after_first(*old_order: str) -> Callable[[Callable[P, R]], Cal
     return wrap
 
 
+STACK_FILE = "stack.yaml"
+
+
+def _find_stack(path: str | Path) -> Path:
+    """The stack file: ``path`` itself, or, for the default ``stack.yaml`` when there is
+    none in the working folder, the nearest ``stack.yaml`` above it (as git finds its
+    repository), stopping at a folder that holds ``.git`` or at the filesystem root."""
+    given = Path(path)
+    if given != Path(STACK_FILE) or given.is_file():
+        return given
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / STACK_FILE
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            where = f"{here} and the folders above it up to the repository root {folder}"
+            break
+    else:
+        where = f"{here} and every folder above it"
+    raise UserError(
+        f"stack file not found: no {STACK_FILE} in {where}; pass --stack PATH, or run "
+        "inside the project"
+    )
+
+
+def _load(path: str | Path, env: str = DEFAULT_ENV) -> ResolvedStack:
+    return _load_stack(_find_stack(path), env)
+
+
 @_keyword_only_after_first("env")
 def load_stack(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> ResolvedStack:
     """Load and validate a stack for an environment; raises ``StackError`` with every problem.
@@ -168,8 +198,10 @@ def resolved_document(resolved: ResolvedStack) -> dict[str, Any]:
 class RunOutcome:
     """What one `stacks run` did: the flow, how it ran, and the pipeline's result.
 
-    ``status`` is ``promoted``, ``kept`` (the champion stays: nothing better), ``rejected``
-    (a gate blocked: exit code 3), ``awaiting_approval`` (exit code 4) or ``done``.
+    ``status`` is ``promoted``, ``kept`` (the champion stays: nothing better), ``unchanged``
+    (the champion was trained on the same data, stack and code: nothing retrained),
+    ``rejected`` (a gate blocked: exit code 3), ``awaiting_approval`` (exit code 4) or
+    ``done``.
     """
 
     flow: str
@@ -276,6 +308,8 @@ def run(
     runner: str = "auto",
     progress: bool = False,
     resume: bool = False,
+    force: bool = False,
+    hooks: Sequence[object] = (),
 ) -> RunOutcome:
     """Run the pipeline or one flow of a stack.
 
@@ -288,6 +322,10 @@ def run(
         progress: Show Lightning's progress bar while training.
         resume: Reuse the stages an earlier run completed with the same stack, code and data
             (the pipeline only).
+        force: Retrain even when the champion was trained on the same data, stack and code
+            (otherwise such a run says "nothing changed" and keeps the champion).
+        hooks: Hook objects for this run only, called after the stack's own ``hooks:``
+            (e.g. ``stacks run``'s line per stage).
 
     Raises:
         DataGateFailed: a data gate in enforce mode failed (exit code 2).
@@ -307,7 +345,9 @@ def run(
     check_flow(resolved, flow)  # an unknown flow fails here, before a flow run starts
     start = time.perf_counter()
     name = resolved.stack.name if flow == "pipeline" else f"{resolved.stack.name}-{flow}"
-    ctx = _context(resolved, env, progress=progress, resume=resume)
+    ctx = _context(resolved, env, progress=progress, resume=resume, force=force)
+    for hook in hooks:
+        ctx.dispatcher.add_hook(hook)
 
     def body(r: Runner) -> PipelineResult:
         steps = replace(ctx, runner=r)
@@ -357,7 +397,7 @@ class ApprovalOutcome:
 def approve(
     model: str,
     *,
-    version: int,
+    version: int | None = None,
     by: str,
     reason: str | None = None,
     path: str | Path = "stack.yaml",
@@ -365,6 +405,9 @@ def approve(
     runner: str = "auto",
 ) -> ApprovalOutcome:
     """Approve a version awaiting approval: promote it, then run the rest of the pipeline.
+
+    ``model`` may name the version itself, ``churn_model/3`` or ``churn_model@challenger``;
+    otherwise ``version`` says which.
 
     Refused (``UserError``) when ``by`` is not in ``approval.approvers``, the version is not
     awaiting approval, or the champion moved since the version was evaluated.
@@ -400,13 +443,13 @@ def approve(
 def reject(
     model: str,
     *,
-    version: int,
+    version: int | None = None,
     by: str,
     reason: str | None = None,
     path: str | Path = "stack.yaml",
     env: str = DEFAULT_ENV,
 ) -> ApprovalOutcome:
-    """Reject a version awaiting approval; the champion stays.
+    """Reject a version awaiting approval; the champion stays (``model`` as for approve).
 
     Example:
         >>> api.reject("churn_model", 3, by="bob").decision.status  # doctest: +SKIP

@@ -58,6 +58,13 @@ def parse_model_ref(text: str) -> ModelRef:
     >>> parse_model_ref("main.churn.churn_model@champion")
     ModelRef(name='main.churn.churn_model', version=None, alias='champion')
     """
+    if ":" in text:
+        name, _, rest = text.partition(":")
+        better = f"{name}/{rest}" if rest.isdigit() else f"{name}@{rest}"
+        raise CatalogError(
+            f"model reference {text!r}: write {better} (a version is NAME/3, an alias "
+            "NAME@champion)"
+        )
     if "@" in text:
         name, alias = text.split("@", 1)
         return ModelRef(name, alias=check_part(alias, "alias"))

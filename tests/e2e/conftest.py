@@ -121,8 +121,8 @@ class Project:
         node[last] = value
         self.write()
 
-    def run(self, flow: str = "pipeline") -> api.RunOutcome:
-        return api.run(self.path, flow=flow, runner="direct")
+    def run(self, flow: str = "pipeline", *, force: bool = False) -> api.RunOutcome:
+        return api.run(self.path, flow=flow, runner="direct", force=force)
 
     @property
     def lake(self) -> Path:

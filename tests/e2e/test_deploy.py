@@ -211,3 +211,13 @@ def _parent_task_run(url: str, flow_run_id: str) -> Any:
 
     with temporary_settings({PREFECT_API_URL: url}), get_client(sync_client=True) as client:
         return client.read_flow_run(UUID(flow_run_id)).parent_task_run_id
+
+
+def test_the_ui_of_a_server_on_another_port_calls_that_port(tmp_path: Path, home: Path) -> None:
+    import httpx
+
+    started = ok(cli("server", "start", "--port", "0", "--json", cwd=tmp_path, home=home))
+    url = started["url"]
+    assert not url.endswith(":4200/api")
+    settings = httpx.get(url.removesuffix("/api") + "/ui-settings", timeout=10).json()
+    assert settings["api_url"] == url

@@ -51,35 +51,42 @@ def test_first_run_makes_champion_v1_and_scores_the_batch(project: Project) -> N
     assert (again["prediction"].to_numpy() == predictions["prediction"].to_numpy()).all()
 
 
-def test_rerun_ties_and_promotes_then_worse_is_kept_and_better_promoted(project: Project) -> None:
+def test_a_forced_rerun_ties_and_is_kept_unless_allow_tie_then_better_is_promoted(
+    project: Project,
+) -> None:
     # A weak champion: one feature.
     project.set("training.features", ["tenure"])
     assert project.run().champion == 1
-    # Unchanged data and stack: deterministic, so it ties; `min_delta: 0` passes at >=.
-    tie = project.run()
+    # Retrained on unchanged data and stack: deterministic, so it ties, and a tie is no
+    # improvement: kept, exit 0, the champion stays.
+    tie = project.run(force=True)
     assert tie.evaluation is not None and tie.evaluation.champion_version == 1
     assert tie.evaluation.metrics["roc_auc"] == tie.evaluation.champion_metrics["roc_auc"]  # type: ignore[index]
-    assert tie.status == "promoted" and tie.champion == 2
+    assert tie.status == "kept" and tie.exit_code == 0 and tie.champion == 1
+    assert "only ties the champion's" in tie.message
+    # allow_tie opts into promoting an equal model.
+    project.set("evaluation.gates", [{"metric": "roc_auc", "vs": "champion", "allow_tie": True}])
+    assert project.run(force=True).champion == 3
     # Demand a clear improvement: the same model again is kept, exit 0, champion unchanged.
     project.set("evaluation.gates", [{"metric": "roc_auc", "vs": "champion", "min_delta": 0.01}])
-    kept = project.run()
-    assert kept.status == "kept" and kept.exit_code == 0 and kept.champion == 2
-    assert "champion stays v2" in kept.message
-    # Every feature: clearly better, promoted over v2 with the same gate.
+    kept = project.run(force=True)
+    assert kept.status == "kept" and kept.exit_code == 0 and kept.champion == 3
+    assert "champion stays v3" in kept.message
+    # Every feature: clearly better, promoted over v3 with the same gate.
     project.set("training.features", None)
     better = project.run()
-    assert better.evaluation is not None and better.evaluation.champion_version == 2
+    assert better.evaluation is not None and better.evaluation.champion_version == 3
     assert (
         better.evaluation.metrics["roc_auc"] > better.evaluation.champion_metrics["roc_auc"] + 0.01
     )  # type: ignore[index]
-    assert better.status == "promoted" and better.champion == 4
-    assert registry.alias_version(MODEL, registry.PREVIOUS) == 2
+    assert better.status == "promoted" and better.champion == 5
+    assert registry.alias_version(MODEL, registry.PREVIOUS) == 3
     # Clearly worse against the new champion: kept.
     project.set("training.features", ["tenure"])
     worse = project.run()
-    assert worse.status == "kept" and worse.champion == 4
+    assert worse.status == "kept" and worse.champion == 5
     models = {m.name: m for m in api.models(project.path)}
-    assert models[MODEL].aliases == {"champion": 4, "previous": 2}
+    assert models[MODEL].aliases == {"champion": 5, "previous": 3}
 
 
 def test_failing_gates_reject_with_exit_3_and_dry_run_promotes(project: Project) -> None:
@@ -118,6 +125,14 @@ def test_custom_metric_and_custom_gate(project: Project) -> None:
 
 def test_manual_approval(project: Project) -> None:
     project.set("approval", {"mode": "manual", "approvers": ["alice", "bob"]})
+    # Retrained identical models tie with the champion: let ties through to the approvers.
+    project.set(
+        "evaluation.gates",
+        [
+            {"metric": "roc_auc", "min": 0.55},
+            {"metric": "roc_auc", "vs": "champion", "allow_tie": True},
+        ],
+    )
     first = project.run()
     assert first.status == "awaiting_approval" and first.exit_code == 4
     assert project.champion() is None
@@ -130,17 +145,17 @@ def test_manual_approval(project: Project) -> None:
     assert registry.alias_version(MODEL, registry.CHALLENGER) is None
     with pytest.raises(UserError, match="not awaiting approval"):
         api.approve("churn_model", version=1, by="alice", path=project.path)
-    # Two challengers judged against v1; approving one moves the champion, so the other's
-    # evaluation is stale and its approval is refused.
-    assert project.run().exit_code == 4
-    assert project.run().exit_code == 4
+    # Two challengers judged against v1 (forced: nothing changed since v1); approving one
+    # moves the champion, so the other's evaluation is stale and its approval is refused.
+    assert project.run(force=True).exit_code == 4
+    assert project.run(force=True).exit_code == 4
     api.approve("churn_model", version=3, by="bob", path=project.path)
     assert project.champion() == 3
     with pytest.raises(registry.PromotionRefused, match="evaluated against v1"):
         api.approve("churn_model", version=2, by="alice", path=project.path)
     assert project.champion() == 3
     # Reject leaves the champion.
-    assert project.run().exit_code == 4
+    assert project.run(force=True).exit_code == 4
     rejected = api.reject("churn_model", version=4, by="bob", reason="drift", path=project.path)
     assert rejected.decision.status == "rejected" and project.champion() == 3
     line = api.lineage("churn_model/3", path=project.path)
@@ -150,7 +165,9 @@ def test_manual_approval(project: Project) -> None:
 
 
 def test_rollback_and_lineage(project: Project) -> None:
+    project.set("training.features", ["tenure"])  # a weak v1, so v2 is better
     project.run()
+    project.set("training.features", None)
     project.run()
     assert project.champion() == 2
     move = api.rollback("churn_model", path=project.path, by="ops", reason="bad canary")
@@ -168,7 +185,9 @@ def test_rollback_and_lineage(project: Project) -> None:
     assert line["stack_digest"] and line["run_id"]
     assert [d["gate"] for d in line["decisions"]] == ["roc_auc >= 0.55", "roc_auc vs champion"]
     v2 = api.lineage("churn_model/2", path=project.path)
-    assert v2["inputs"]["main.churn.customers"] == 1
+    # The same data: the unchanged source was not committed again.
+    assert v2["inputs"]["main.churn.customers"] == 0
+    assert [h["version"] for h in history(str(features))] == [0]
     assert [e["event"] for e in line["events"]][-1] == "rolled_back"
     assert registry.get_version(MODEL, 2).tags["lakestacks.status"] == "rolled_back"
 

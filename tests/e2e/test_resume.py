@@ -91,6 +91,11 @@ def test_without_resume_every_stage_runs(csv_project: Project) -> None:
     api.run(project.path, runner="direct")
     second = api.run(project.path, runner="direct")
     assert second.resumed == []
+    # Unchanged data keeps its table versions (issue 15, finding 4), so training finds the
+    # champion trained on them and does not train again; --force trains.
+    assert second.training is not None and second.training.unchanged
+    assert training_runs(csv_project) == 1
+    api.run(project.path, runner="direct", force=True)
     assert training_runs(csv_project) == 2
 
 

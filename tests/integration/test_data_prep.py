@@ -108,7 +108,9 @@ def test_quickstart_data_prep_writes_tables_and_quarantines_planted_values(
         zip(features["customer_id"].to_pylist(), features[SPLIT_COLUMN].to_pylist(), strict=True)
     )
     again = api.run(stack, flow="data_prep", env="test", runner="direct").data_prep
-    assert again is not None and again.wrote["main.churn.features"] == 1
+    # The generator gives the same rows again: nothing is re-committed (issue 15, finding 4).
+    assert again is not None and again.wrote == prep.wrote
+    assert set(again.unchanged) == {"main.churn.customers", "main.churn.features"}
     after = read_table(str(lake / "main/churn/features"))
     assert (
         dict(zip(after["customer_id"].to_pylist(), after[SPLIT_COLUMN].to_pylist(), strict=True))
@@ -174,11 +176,12 @@ def test_tables_show_and_history_commands(tmp_path: Path) -> None:
     stack = project(tmp_path)
     runner = CliRunner()
     runner.invoke(app, ["run", "data_prep", "-s", str(stack)])
+    project(tmp_path, rows=120)  # changed data: unchanged data would not be re-committed
     runner.invoke(app, ["run", "data_prep", "-s", str(stack)])
     listed = json.loads(runner.invoke(app, ["tables", "-s", str(stack), "--json"]).stdout)
     by_name = {t["table"]: t for t in listed["tables"]}
     assert by_name["main.demo.features"]["version"] == 1
-    assert by_name["main.demo.features"]["rows"] == 100
+    assert by_name["main.demo.features"]["rows"] == 120
     assert "main.demo._validations" in by_name
     shown = runner.invoke(
         app,

@@ -22,9 +22,12 @@ async def main():
         names = {f.id: f.name for f in await client.read_flows()}
         runs = await client.read_flow_runs()
         tasks = await client.read_task_runs()
+        artifacts = await client.read_artifacts()
         print(json.dumps({"runs": [(str(r.id), names[r.flow_id], r.state_type.value)
                                    for r in runs],
-                          "tasks": [(str(t.flow_run_id), t.name) for t in tasks]}))
+                          "tasks": [(str(t.flow_run_id), t.name) for t in tasks],
+                          "artifacts": [(str(a.flow_run_id), a.type, a.key, a.data)
+                                        for a in artifacts]}))
 asyncio.run(main())
 """
 
@@ -49,3 +52,9 @@ def test_pipeline_runs_as_one_prefect_flow(tmp_path: Path, prefect_api: str) -> 
     tasks = {name.rsplit("-", 1)[0] for run, name in runs["tasks"] if run == ours[0][0]}
     for step in ("train", "register", "score", "gates", "approval", "deployment", "batch score"):
         assert step in tasks, (step, sorted(tasks))
+    # The run's summary rides along as a markdown artifact of the flow run.
+    [(kind, key, text)] = [(t, k, d) for run, t, k, d in runs["artifacts"] if run == ours[0][0]]
+    assert kind == "markdown" and key == "churn-dev-pipeline"
+    assert "# churn pipeline (env dev): promoted" in text
+    assert "champion: `main.churn.churn_model@champion` = v1" in text
+    assert "| roc_auc |" in text

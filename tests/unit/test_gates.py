@@ -8,10 +8,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from lakestacks.errors import UserError
 from lakestacks.gates import FIRST_MODEL, Decision, decide, verdict
-from lakestacks.spec.evaluation import EvaluationSection
+from lakestacks.spec.evaluation import EvaluationSection, Gate
 
 NAN = float("nan")
 
@@ -91,14 +92,25 @@ def test_gate_on_a_metric_not_computed_is_a_user_error() -> None:
 # --- vs champion --------------------------------------------------------------------------
 
 
-def test_tie_with_the_champion_passes_min_delta_zero() -> None:
+def test_a_tie_with_the_champion_is_no_improvement_unless_allow_tie() -> None:
     for gate in ({"metric": "roc_auc", "vs": "champion", "min_delta": 0.0},
                  {"metric": "roc_auc", "vs": "champion"}):  # fmt: skip
         d = one(gate, {"roc_auc": 0.8123}, {"roc_auc": 0.8123}, champion_version=3)
-        assert d.passed and d.kind == "vs_champion" and d.threshold == 0.8123
+        assert not d.passed and d.kind == "vs_champion" and d.threshold == 0.8123
         assert d.champion_value == 0.8123 and d.champion_version == 3
-        assert d.reason == "roc_auc 0.8123 >= the champion's 0.8123 + 0.0 (v3)"
+        assert d.reason == "roc_auc 0.8123 only ties the champion's 0.8123 + 0.0 (v3)"
         assert d.gate == "roc_auc vs champion"
+        tie = one({**gate, "allow_tie": True}, {"roc_auc": 0.8123}, {"roc_auc": 0.8123})
+        assert tie.passed and tie.reason == "roc_auc 0.8123 >= the champion's 0.8123 + 0.0"
+    better = one({"metric": "roc_auc", "vs": "champion"}, {"roc_auc": 0.8124}, {"roc_auc": 0.8123})
+    assert better.passed and ">=" in better.reason
+    lower = one({"metric": "log_loss", "vs": "champion"}, {"log_loss": 0.3}, {"log_loss": 0.3})
+    assert not lower.passed and "only ties" in lower.reason
+
+
+def test_allow_tie_needs_vs_champion() -> None:
+    with pytest.raises(ValidationError, match="'allow_tie' needs 'vs: champion'"):
+        Gate.model_validate({"metric": "roc_auc", "min": 0.5, "allow_tie": True})
 
 
 def test_below_the_champion_fails() -> None:
@@ -152,9 +164,11 @@ def test_lower_is_better_flips_for_log_loss() -> None:
     worse = one(gate, {"log_loss": 0.41}, {"log_loss": 0.40}, champion_version=5)
     assert not worse.passed
     assert worse.reason == "log_loss 0.4100 is above the champion's 0.4000 - 0.02 = 0.3800 (v5)"
-    # a higher log loss with a tie tolerance of zero fails, a lower one passes
+    # with no delta, a higher log loss fails, an equal one ties (fails), a lower one passes
     zero = {"metric": "log_loss", "vs": "champion"}
-    assert one(zero, {"log_loss": 0.40}, {"log_loss": 0.40}).passed
+    assert not one(zero, {"log_loss": 0.40}, {"log_loss": 0.40}).passed
+    assert one({**zero, "allow_tie": True}, {"log_loss": 0.40}, {"log_loss": 0.40}).passed
+    assert one(zero, {"log_loss": math.nextafter(0.40, 0)}, {"log_loss": 0.40}).passed
     assert not one(zero, {"log_loss": math.nextafter(0.40, 1)}, {"log_loss": 0.40}).passed
 
 
@@ -316,7 +330,7 @@ def test_enforce_blocks_on_any_failure() -> None:
     v = verdict(decisions, "enforce")
     assert not v.passed
     assert v.blocking == decisions[:2] and v.recorded_failures == decisions[:2]
-    ok = decide(section(MIXED), {"roc_auc": 0.8, "log_loss": 0.3}, {"roc_auc": 0.8})
+    ok = decide(section(MIXED), {"roc_auc": 0.8, "log_loss": 0.3}, {"roc_auc": 0.79})
     assert verdict(ok, "enforce") == verdict([], "enforce")
     assert verdict(ok, "enforce").passed
 

@@ -8,14 +8,25 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from lakestacks import JSON_SCHEMA
 from lakestacks.errors import LakestacksError
 
-__all__ = ["EnvOption", "JsonOption", "StackOption", "emit_json", "fail", "handles_errors"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = [
+    "EnvOption",
+    "JsonOption",
+    "StackOption",
+    "console",
+    "emit_json",
+    "fail",
+    "handles_errors",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -26,6 +37,9 @@ StackOption = Annotated[
 ]
 EnvOption = Annotated[str, typer.Option("--env", "-e", help="The environment to resolve.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+# Off a terminal (CI logs, `| tee`), wide enough that no line is ever cut for grep.
+_UNWRAPPED_WIDTH = 100_000
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -63,3 +77,20 @@ def emit_json(payload: Mapping[str, Any]) -> None:
     output (``"schema": 1``; the README lists each command's fields)."""
     document = {"schema": JSON_SCHEMA, **payload}
     sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def console() -> Console:
+    """The console for a command's output on stdout.
+
+    On a terminal it fits the terminal. Otherwise (CI logs, a pipe) Rich would wrap at 80
+    columns and break grep, so no line is wrapped: tables take their natural width, unless
+    ``COLUMNS`` says otherwise.
+    """
+    from rich.console import Console
+
+    out = Console()
+    if not out.is_terminal:
+        out.soft_wrap = True  # a long text line stays one line
+        if not os.environ.get("COLUMNS"):
+            out.width = _UNWRAPPED_WIDTH
+    return out

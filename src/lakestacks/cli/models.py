@@ -13,7 +13,16 @@ from lakestacks.cli._common import EnvOption, JsonOption, StackOption, emit_json
 __all__ = ["approve", "lineage", "models", "reject", "rollback"]
 
 ModelArg = Annotated[str, typer.Argument(help="The model: short ('churn_model') or full name.")]
-VersionArg = Annotated[int, typer.Argument(min=1, help="The version number.")]
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help="The model with its version, 'churn_model 3', 'churn_model/3' or "
+        "'churn_model@challenger'."
+    ),
+]
+VersionArg = Annotated[
+    int | None, typer.Argument(min=1, help="The version number, unless MODEL names it.")
+]
 ByOption = Annotated[str, typer.Option("--by", help="Who decides (checked against approvers).")]
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why, for the record.")]
 
@@ -75,6 +84,9 @@ def lineage(
     console.print(f"[bold]{found['model']}/{found['version']}[/bold] ({found['ref']})")
     aliases = ", ".join(f"@{a}" for a in found["aliases"]) or "none"
     console.print(f"  status: {found['status']}   aliases: {aliases}   created: {found['created']}")
+    if found["status"] == "demoted" and found.get("replaced_by") is not None:
+        at = found.get("demoted_at") or ""
+        console.print(f"  demoted: {at} (v{found['replaced_by']} replaced it)")
     for table, version in found["inputs"].items():
         console.print(f"  read: {table} v{version}")
     console.print(f"  run: {found['run_id']}   env: {found['env']}")
@@ -109,9 +121,9 @@ def _event(e: dict[str, Any]) -> str:
 
 @handles_errors
 def approve(
-    model: ModelArg,
-    version: VersionArg,
+    model: TargetArg,
     by: ByOption,
+    version: VersionArg = None,
     reason: ReasonOption = None,
     stack: StackOption = Path("stack.yaml"),
     env: EnvOption = "dev",
@@ -124,7 +136,8 @@ def approve(
     if as_json:
         emit_json(dataclasses.asdict(done))
         return
-    typer.echo(f"{done.decision.model}/{version} approved by {by}: {done.decision.message}")
+    d = done.decision
+    typer.echo(f"{d.model}/{d.version} approved by {by}: {d.message}")
     for line in done.notifications:
         typer.echo(f"notification failed: {line}")
     if done.batch is not None:
@@ -134,9 +147,9 @@ def approve(
 
 @handles_errors
 def reject(
-    model: ModelArg,
-    version: VersionArg,
+    model: TargetArg,
     by: ByOption,
+    version: VersionArg = None,
     reason: ReasonOption = None,
     stack: StackOption = Path("stack.yaml"),
     env: EnvOption = "dev",

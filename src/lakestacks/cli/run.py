@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -12,6 +12,7 @@ from lakestacks.cli._common import (
     EnvOption,
     JsonOption,
     StackOption,
+    console,
     emit_json,
     fail,
     handles_errors,
@@ -21,9 +22,49 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from lakestacks.api import RunOutcome
+    from lakestacks.events import Event
     from lakestacks.flows import SummaryTable
 
-__all__ = ["render_outcome", "run"]
+__all__ = ["StageLines", "render_outcome", "run"]
+
+
+class StageLines:
+    """A hook that writes one plain line as each stage starts and ends, at once.
+
+    Plain lines (no colour, no redrawing) read the same on a terminal, in a CI log and
+    through ``| tee``; each is flushed, so it shows while the run goes on.
+
+    Example:
+        >>> import sys
+        >>> from lakestacks.events import Dispatcher
+        >>> events = Dispatcher(stack="churn", env="dev")
+        >>> events.add_hook(StageLines(sys.stdout))
+        >>> events.emit(events.event("stage_started", stage="data_prep"))
+        stage data_prep started
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def on_event(self, event: Event) -> None:
+        """Write the line of a stage's start, end or failure; ignore every other event."""
+        stage = event.stage
+        if stage is None:
+            return
+        if event.type == "stage_started":
+            line = f"stage {stage} started"
+        elif event.type == "stage_finished":
+            # "data_prep done", "data_prep had nothing to do", "... (reused)"
+            what = event.message.removeprefix(f"{stage} ") or "done"
+            seconds = event.details.get("seconds")
+            took = f" in {seconds:.1f} s" if isinstance(seconds, int | float) else ""
+            line = f"stage {stage} {what}{took}"
+        elif event.type == "stage_failed":
+            line = f"stage {stage} failed: {event.message}"
+        else:
+            return
+        self._stream.write(" ".join(line.split()) + "\n")  # one line, whatever the message
+        self._stream.flush()
 
 
 @handles_errors
@@ -50,13 +91,31 @@ def run(
             "and data.",
         ),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Retrain even when the champion was trained on the same data, stack and code.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run the pipeline or one flow; exit 3 when a gate rejects, 4 when awaiting approval."""
     from lakestacks import api
 
     progress = not as_json and sys.stderr.isatty()
-    outcome = api.run(stack, flow=flow, env=env, runner=runner, progress=progress, resume=resume)
+    # One line per stage as it starts and ends; with --json, stdout is the document alone.
+    lines = StageLines(sys.stderr if as_json else sys.stdout)
+    outcome = api.run(
+        stack,
+        flow=flow,
+        env=env,
+        runner=runner,
+        progress=progress,
+        resume=resume,
+        force=force,
+        hooks=[lines],
+    )
     if as_json:
         emit_json(outcome.to_json())
     else:
@@ -68,33 +127,31 @@ def run(
 def render_outcome(outcome: RunOutcome) -> None:
     """The summary: what each stage did (as it summarises itself), the champion, the time
     per stage."""
-    from rich.console import Console
-
-    console = Console()
+    out = console()
     title = f"{outcome.flow} ({outcome.runner} runner, env {outcome.env})"
-    console.print(f"[bold]{title}[/bold]")
+    out.print(f"[bold]{title}[/bold]")
     if outcome.resumed:
-        console.print(
+        out.print(
             f"resumed: {', '.join(outcome.resumed)} reused from an earlier run "
             "(same stack, code and data)"
         )
     for blocks in outcome.summaries.values():
         for block in blocks:
             if isinstance(block, str):
-                console.print(block, markup=False)
+                out.print(block, markup=False)
             else:
-                console.print(_table(block))
+                out.print(_table(block))
     if outcome.result.model is not None:
         champion = f"v{outcome.champion}" if outcome.champion else "none"
-        console.print(f"champion: [bold]{outcome.result.model}@champion = {champion}[/bold]")
+        out.print(f"champion: [bold]{outcome.result.model}@champion = {champion}[/bold]")
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.result.seconds.items())
-    console.print(f"time: {outcome.seconds:.1f} s" + (f" ({parts})" if parts else ""))
+    out.print(f"time: {outcome.seconds:.1f} s" + (f" ({parts})" if parts else ""))
     for line in outcome.notifications:  # recorded in _audit; the run's result stands
-        console.print(f"notification failed: {line}", markup=False)
+        out.print(f"notification failed: {line}", markup=False)
     if outcome.not_built:
-        console.print(f"not built yet, skipped: {', '.join(outcome.not_built)}")
+        out.print(f"not built yet, skipped: {', '.join(outcome.not_built)}")
     if outcome.exit_code == 0 and outcome.message:
-        console.print(outcome.message, markup=False)
+        out.print(outcome.message, markup=False)
 
 
 _VERDICTS = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]"}

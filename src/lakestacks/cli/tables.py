@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakestacks.cli._common import EnvOption, JsonOption, StackOption, emit_json, handles_errors
+from lakestacks.cli._common import (
+    _UNWRAPPED_WIDTH,
+    EnvOption,
+    JsonOption,
+    StackOption,
+    console,
+    emit_json,
+    handles_errors,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["history", "table_app", "tables"]
 
@@ -43,7 +55,6 @@ def tables(
     if not found:
         typer.echo("no tables yet: run `stacks run data_prep`")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -58,7 +69,7 @@ def tables(
             info.last_write.strftime("%Y-%m-%d %H:%M:%S"),
             info.operation,
         )
-    Console().print(table)
+    console().print(table)
 
 
 @table_app.command("show")
@@ -69,24 +80,81 @@ def show(
     env: EnvOption = "dev",
     version: Annotated[int | None, typer.Option(help="Read as of this version.", min=0)] = None,
     limit: Annotated[int, typer.Option(help="Rows to show.", min=1)] = 20,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", help="Only these columns, comma-separated, e.g. id,x."),
+    ] = None,
+    vertical: Annotated[
+        bool,
+        typer.Option(
+            "--vertical",
+            help="A block per row, a line per column; the layout anyway when the table is "
+            "too wide for the terminal.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The first rows of a table, optionally as of a version (time travel)."""
     from lakestacks import api
 
     rows = api.table_show(name, path=stack, env=env, version=version, limit=limit)
+    if columns is not None:
+        rows = rows.select(_columns(columns, rows.column_names))
     if as_json:
         emit_json({"table": name, "rows": rows.to_pylist()})
         return
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    out = console()
+    records = [
+        {k: Text("" if v is None else str(v)) for k, v in r.items()} for r in rows.to_pylist()
+    ]
     table = Table()
     for column in rows.column_names:
         table.add_column(column, overflow="fold")
-    for row in rows.to_pylist():
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    Console().print(table)
+    for record in records:
+        table.add_row(*record.values())
+    if not vertical and _fits(out, table, len(rows.column_names)):
+        out.print(table)
+        return
+    for number, record in enumerate(records, start=1):
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for column, value in record.items():
+            grid.add_row(Text(column), value)
+        out.print(f"row {number}", style="bold", markup=False)
+        out.print(grid)
+
+
+# Below this width a column of a horizontal table shows too little of its values to read.
+_MIN_COLUMN_WIDTH = 12
+
+
+def _fits(out: Console, table: Table, count: int) -> bool:
+    """Whether the horizontal table reads well: whole, or folded into columns still wide
+    enough (38 columns in 80 leave none of a value; then the vertical layout)."""
+    from rich.measure import Measurement
+
+    unbounded = out.options.update_width(_UNWRAPPED_WIDTH)  # else it stops at the width
+    natural = Measurement.get(out, unbounded, table).maximum
+    return natural <= out.width or count * _MIN_COLUMN_WIDTH <= out.width
+
+
+def _columns(wanted: str, available: list[str]) -> list[str]:
+    """The names of ``--columns``, in their order; a name the table lacks is a user error."""
+    from lakestacks.errors import UserError
+
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    if not names:
+        raise UserError("--columns is empty: name columns, comma-separated, e.g. --columns id,x")
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise UserError(
+            f"--columns: no column {', '.join(unknown)} in the table; it has {', '.join(available)}"
+        )
+    return names
 
 
 @handles_errors
@@ -103,7 +171,6 @@ def history(
     if as_json:
         emit_json({"table": name, "history": entries})
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -119,4 +186,4 @@ def history(
             "" if entry["rows"] is None else str(entry["rows"]),
             detail,
         )
-    Console().print(table)
+    console().print(table)

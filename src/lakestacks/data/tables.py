@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -75,6 +77,27 @@ def _open(path: str, version: int | None = None) -> Any:
         raise UserError(f"cannot open Delta table {path}: {err}") from None
 
 
+def _dataset(table: Any) -> Any:
+    """The table as a pyarrow dataset, read with arrow's own filesystem where it is local.
+
+    delta-rs's default filesystem is a ``PyFileSystem`` over a Python handler, so arrow's
+    I/O threads call into Python and take the GIL; a scan leaves some of that work running
+    after ``to_table`` returns, and when such a thread asks for the GIL while the
+    interpreter finalizes, CPython ends it with ``pthread_exit``, whose unwinding through
+    arrow's C++ calls ``std::terminate``: "terminate called without an active exception",
+    exit 134, after the output was printed. Arrow's ``LocalFileSystem`` never calls into
+    Python. Object-store tables keep delta-rs's handler, which knows their credentials.
+    """
+    import pyarrow.fs as pafs
+
+    uri = urlparse(str(table.table_uri))
+    if uri.scheme != "file":
+        return table.to_pyarrow_dataset()
+    # Delta file paths are relative to the table root, percent-encoded as on disk.
+    root = url2pathname(uri.path).rstrip("/") or "/"
+    return table.to_pyarrow_dataset(filesystem=pafs.SubTreeFileSystem(root, pafs.LocalFileSystem()))
+
+
 def table_exists(path: str) -> bool:
     """Whether a Delta table (its ``_delta_log``) exists at ``path``."""
     from deltalake import DeltaTable
@@ -106,7 +129,7 @@ def read_table(
         missing = sorted(set(columns) - set(pa.schema(table.schema().to_arrow()).names))
         if missing:
             raise UserError(f"table {path} has no column(s) {', '.join(missing)}")
-    dataset = table.to_pyarrow_dataset()
+    dataset = _dataset(table)
     names = list(columns) if columns else None
     try:
         return dataset.to_table(columns=names, filter=filter)
@@ -334,7 +357,7 @@ def table_info(path: str) -> TableInfo:
     return TableInfo(
         path=path,
         version=int(table.version()),
-        rows=int(table.to_pyarrow_dataset().count_rows()),
+        rows=int(_dataset(table).count_rows()),
         last_write=datetime.fromtimestamp(last["timestamp"] / 1000, UTC),
         operation=str(last.get("operation")),
     )

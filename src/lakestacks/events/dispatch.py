@@ -83,6 +83,23 @@ class Dispatcher:
             hooks=load_hooks(spec.hooks, resolved.search_path) if spec.hooks else (),
         )
 
+    def add_hook(self, hook: object) -> None:
+        """Call ``hook`` too, after the stack's own hooks (e.g. the CLI's progress lines).
+
+        Raises:
+            UserError: it defines none of the hook methods.
+
+        Example:
+            >>> class Started:
+            ...     def on_event(self, event: Event) -> None:
+            ...         print(event.type, event.stage)
+            >>> events = Dispatcher(stack="churn", env="dev")
+            >>> events.add_hook(Started())
+            >>> events.emit(events.event(EventType.STAGE_STARTED, stage="training"))
+            stage_started training
+        """
+        self._hooks.append(hook if isinstance(hook, LoadedHook) else LoadedHook.of(hook))
+
     @property
     def enabled(self) -> bool:
         """Whether anything consumes events; when not, callers may skip building them."""

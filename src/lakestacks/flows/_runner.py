@@ -44,6 +44,10 @@ class Runner(Protocol):
         """Run ``fn(*args, **kwargs)`` as the step ``name`` and return its result."""
         ...
 
+    def report(self, key: str, markdown: str) -> None:
+        """Attach the run's summary to the flow run (a no-op without one)."""
+        ...
+
 
 @dataclass
 class DirectRunner:
@@ -60,6 +64,9 @@ class DirectRunner:
 
     def _call(self, name: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return fn(*args, **kwargs)
+
+    def report(self, key: str, markdown: str) -> None:
+        """No flow run to attach it to."""
 
 
 @dataclass
@@ -78,6 +85,12 @@ class PrefectRunner(DirectRunner):
         # which is slow on Arrow tables and breaks on models with a `keys` field.
         result: R = wrapped(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
         return result
+
+    def report(self, key: str, markdown: str) -> None:
+        """A markdown artifact on the flow run: the summary, beside it in Prefect's UI."""
+        from prefect.artifacts import create_markdown_artifact
+
+        create_markdown_artifact(markdown, key=key, description="lakestacks run summary")
 
 
 def choose_runner(requested: str, api_url: str | None) -> Literal["prefect", "direct"]:

@@ -38,6 +38,7 @@ class RunContext:
         runner: Runs each step (a Prefect task, or a plain call).
         progress: Show Lightning's progress bar while training.
         resume: Reuse stages an earlier run completed with the same key.
+        force: Retrain even when the champion was trained on the same data, stack and code.
         events: Where lifecycle events go (the stack's webhooks and hooks).
     """
 
@@ -45,6 +46,7 @@ class RunContext:
     runner: Runner = field(default_factory=DirectRunner)
     progress: bool = False
     resume: bool = False
+    force: bool = False
     events: Dispatcher | None = None
 
     def __post_init__(self) -> None:

@@ -2,12 +2,15 @@
 
 Every table is checked before any is written, and a table is written once per run, so a
 failed gate or a schema mismatch leaves every table at the version it had. The split is
-assigned before the commit so the split table gets one version, not two.
+assigned before the commit so the split table gets one version, not two. A source or prep
+output whose rows (and the way it is written) equal what its last commit wrote is not
+written again: the run reports the version that holds them, so unchanged data keeps its
+version, and what reads it (resume, training, lineage) sees no change.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,9 +19,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakestacks.catalog import Catalog
+from lakestacks.data.fingerprint import (
+    FINGERPRINT_KEY,
+    last_fingerprint,
+    row_digests,
+    table_fingerprint,
+)
 from lakestacks.data.sources import as_arrow, read_source
 from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
-from lakestacks.data.tables import TableWrite, table_info, write_table, write_tables
+from lakestacks.data.tables import (
+    TableWrite,
+    read_table,
+    table_exists,
+    table_info,
+    write_table,
+    write_tables,
+)
 from lakestacks.errors import UserError
 from lakestacks.flows._runner import Runner
 from lakestacks.quality import (
@@ -32,14 +48,27 @@ from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.checks import split_table
 from lakestacks.spec.data import PrepStep, Source, Suite
+from lakestacks.spec.stack import Stack
 
-__all__ = ["VALIDATIONS_TABLE", "DataGateFailed", "DataPrepResult", "data_prep"]
+__all__ = [
+    "VALIDATIONS_TABLE",
+    "DataGateFailed",
+    "DataPrepResult",
+    "PrepOutputMissingColumns",
+    "data_prep",
+]
 
 VALIDATIONS_TABLE = "_validations"
 
 
 class DataGateFailed(UserError):
-    """An expectation suite in enforce mode failed: nothing was committed."""
+    """An expectation suite in enforce mode failed: no data table was committed (the failing
+    rows still go to the quarantine and the checks to ``_validations``)."""
+
+
+class PrepOutputMissingColumns(UserError):
+    """A prep function returned a table without its keys or the training target: a data
+    error, raised before any table is written."""
 
 
 @dataclass
@@ -53,6 +82,7 @@ class DataPrepResult:
     quarantined: dict[str, int] = field(default_factory=dict)
     split: dict[str, Any] | None = None
     docs: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # tables not re-committed: same data
 
 
 def ingest(name: str, source: Source, catalog: Catalog, search_path: list[str]) -> pa.Table:
@@ -116,6 +146,7 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
         tables[step.output] = runner.step(
             f"transform {step.output}", transform, step, inputs, search
         )
+        check_prep_output(step, tables[step.output], _target_of(spec, step))
 
     reports: dict[str, ValidationReport] = {}
     for name, suite in data.expectations.items():
@@ -139,7 +170,7 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
 
     started = datetime.now(UTC)
     if not blocked:
-        versions = runner.step("commit", commit, resolved, tables, result.split)
+        versions, result.unchanged = runner.step("commit", commit, resolved, tables, result.split)
         result.wrote.update(versions)
     result.quarantined = runner.step("quarantine", write_quarantine, cat, quarantine, started)
     result.validations, result.docs = runner.step(
@@ -147,11 +178,78 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
     )
     result.rows = {cat.qualify(n): t.num_rows for n, t in tables.items()}
     if blocked:
-        summaries = "\n".join(reports[name].summary() for name in blocked)
-        raise DataGateFailed(
-            f"data gate failed for {', '.join(blocked)}; no table was written\n{summaries}"
-        )
+        raise DataGateFailed(_gate_message(resolved, blocked, reports, quarantine, result))
     return result
+
+
+def _target_of(spec: Stack, step: PrepStep) -> str | None:
+    """The training target, when this step writes the table training reads."""
+    if spec.training is None:
+        return None
+    trains_on = spec.training.table or split_table(spec.data)
+    return spec.training.target if trains_on == step.output else None
+
+
+def check_prep_output(step: PrepStep, table: pa.Table, target: str | None) -> None:
+    """Refuse a prep output without its keys or the training target: with ``schema: merge``
+    the write would succeed and keep stale values in the missing columns.
+
+    Raises:
+        PrepOutputMissingColumns: naming the step, what is missing and what it returned.
+    """
+    needed = dict.fromkeys(step.keys, "key")
+    if target is not None:
+        needed.setdefault(target, "training.target")
+    missing = [f"{c} ({why})" for c, why in needed.items() if c not in table.column_names]
+    if missing:
+        raise PrepOutputMissingColumns(
+            f"prep step {step.output!r} (function {step.function}) returned a table "
+            f"missing {', '.join(missing)}; it returned {', '.join(table.column_names)}; "
+            "no table was written; fix: return these columns from the prep function"
+        )
+
+
+def _gate_message(
+    resolved: ResolvedStack,
+    blocked: list[str],
+    reports: dict[str, ValidationReport],
+    quarantine: dict[str, pa.Table],
+    result: DataPrepResult,
+) -> str:
+    """Why the gate failed, what was not committed and what was written (quarantine,
+    ``_validations``, data docs)."""
+    cat = resolved.catalog
+    data = resolved.stack.data
+    kept = [cat.qualify(n) for n in (*data.sources, *(s.output for s in data.prep))]
+    failed = "; ".join(
+        f"{cat.qualify(name)}: {', '.join(_check_name(r) for r in reports[name].failed)}"
+        for name in blocked
+    )
+    lines = [
+        f"data gate failed for {', '.join(blocked)} ({failed}); no data table was committed "
+        f"({', '.join(dict.fromkeys(kept))} keep their versions)"
+    ]
+    wrote = []
+    for name, rows in quarantine.items():
+        table = cat.qualify(f"{name}__quarantine")
+        added = result.quarantined.get(table, 0)
+        if rows.num_rows:
+            already = rows.num_rows - added
+            note = f" ({already:,} already there)" if already else ""
+            wrote.append(f"{added:,} failing row(s) appended to {table}{note}")
+    if result.validations:
+        wrote.append(f"the check results to {cat.qualify(VALIDATIONS_TABLE)}")
+    if wrote:
+        lines.append(f"written: {'; '.join(wrote)}")
+    if result.docs:
+        lines.append(f"data docs: {', '.join(result.docs)}")
+    lines.extend(reports[name].summary() for name in blocked)
+    return "\n".join(lines)
+
+
+def _check_name(check: Any) -> str:
+    column = check.column
+    return f"{check.expectation} on {column}" if column else str(check.expectation)
 
 
 def _draws_docs(resolved: ResolvedStack) -> bool:
@@ -171,7 +269,7 @@ def _apply_gate(
         if report.success or suite.mode == "off":
             continue
         if report.failing is not None and suite.quarantine:
-            quarantine[name] = tables[name].filter(report.failing)
+            quarantine[name] = _quarantine_rows(tables[name], report)
         if suite.mode != "enforce":
             continue
         if suite.on_failure == "drop" and _row_failures(report) and report.failing is not None:
@@ -181,13 +279,39 @@ def _apply_gate(
     return blocked, quarantine
 
 
+def _quarantine_rows(table: pa.Table, report: ValidationReport) -> pa.Table:
+    """The failing rows, each with a digest of its values, the checks it failed and the run."""
+    assert report.failing is not None  # noqa: S101 - the caller checked
+    rows = table.filter(report.failing)
+    flagged = [
+        (_check_name(check), mask.filter(report.failing).to_pylist())
+        for check, mask in zip(report.results, report.masks, strict=False)
+        if mask is not None
+    ]
+    reasons = [[name for name, flags in flagged if flags[i]] for i in range(rows.num_rows)]
+    return (
+        rows.append_column("_row_digest", row_digests(rows))
+        .append_column("_failed_checks", pa.array(reasons, pa.list_(pa.string())))
+        .append_column("_run_id", pa.array([report.run_id] * rows.num_rows, pa.string()))
+    )
+
+
 def commit(
     resolved: ResolvedStack, tables: dict[str, pa.Table], split: dict[str, Any] | None
-) -> dict[str, int]:
-    """Write every table, sources first; all are checked before any is written."""
+) -> tuple[dict[str, int], list[str]]:
+    """Write every table, sources first; all are checked before any is written.
+
+    A table whose last commit recorded the fingerprint of these rows, written the same way,
+    is not written again (an append always is).
+
+    Returns:
+        The version of each table, and the tables left as they were (same data).
+    """
     data, cat = resolved.stack.data, resolved.catalog
     steps = {step.output: step for step in data.prep}
-    writes = []
+    versions: dict[str, int] = {}
+    unchanged: list[str] = []
+    writes, written = [], []
     for name, table in tables.items():
         step = steps.get(name)
         meta: dict[str, Any] = {
@@ -197,34 +321,68 @@ def commit(
         if split and split["table"] == cat.qualify(name):
             meta["lakestacks.split"] = {k: v for k, v in split.items() if k != "table"}
             meta["lakestacks.split_column"] = SPLIT_COLUMN
-        writes.append(
-            TableWrite(
-                cat.table_path(name),
-                table,
-                mode=step.mode if step else "overwrite",
-                keys=step.keys if step else (),
-                schema=step.schema_policy if step else "merge",
-                metadata=meta,
-            )
+        write = TableWrite(
+            cat.table_path(name),
+            table,
+            mode=step.mode if step else "overwrite",
+            keys=step.keys if step else (),
+            schema=step.schema_policy if step else "merge",
+            metadata=meta,
         )
-    versions = write_tables(writes)
-    return {cat.qualify(name): v for name, v in zip(tables, versions, strict=True)}
+        qualified = cat.qualify(name)
+        versions[qualified] = -1  # keeps the tables' order
+        if write.mode != "append":
+            fingerprint = table_fingerprint(
+                table, mode=write.mode, keys=list(write.keys), schema=write.schema, meta=meta
+            )
+            # Merging the rows the last commit merged, or overwriting with them, changes
+            # nothing: report the version that holds them instead of committing a copy.
+            if last_fingerprint(write.path) == fingerprint:
+                versions[qualified] = table_info(write.path).version
+                unchanged.append(qualified)
+                continue
+            write = replace(write, metadata={**meta, FINGERPRINT_KEY: fingerprint})
+        writes.append(write)
+        written.append(qualified)
+    versions.update(zip(written, write_tables(writes), strict=True))
+    return versions, unchanged
 
 
 def write_quarantine(
     cat: Catalog, quarantine: dict[str, pa.Table], when: datetime
 ) -> dict[str, int]:
-    """Append failing rows to ``<table>__quarantine``, stamped with the time of the run."""
+    """Append failing rows to ``<table>__quarantine``, stamped with the time of the run,
+    except those it holds already (the same values, by ``_row_digest``): rerunning on the
+    same bad data adds nothing.
+
+    Returns:
+        The rows appended per quarantine table (tables that got none are left out).
+    """
     counts = {}
     for name, rows in quarantine.items():
+        path = cat.table_path(f"{name}__quarantine")
+        seen = _digests(path)
+        if seen:
+            rows = rows.filter(pc.invert(pc.is_in(rows["_row_digest"], pa.array(seen))))
         if rows.num_rows == 0:
             continue
         stamped = rows.append_column(
             "_quarantined_at", pa.array([when] * rows.num_rows, pa.timestamp("us", tz="UTC"))
         )
-        write_table(cat.table_path(f"{name}__quarantine"), stamped, mode="append", schema="merge")
+        write_table(path, stamped, mode="append", schema="merge")
         counts[cat.qualify(f"{name}__quarantine")] = rows.num_rows
     return counts
+
+
+def _digests(path: str) -> list[str]:
+    """The row digests a quarantine table holds (none before quarantines carried them)."""
+    if not table_exists(path):
+        return []
+    try:
+        column = read_table(path, columns=["_row_digest"])["_row_digest"]
+    except UserError:  # a quarantine written before rows had digests
+        return []
+    return [d for d in column.to_pylist() if d is not None]
 
 
 def record_validations(

@@ -65,6 +65,8 @@ def lineage(ctx: RunContext, ref: str) -> dict[str, Any]:
         "env": record.env,
         "metrics": record.metrics,
         "compared_champion": record.compared_champion,
+        "demoted_at": record.demoted_at,
+        "replaced_by": record.replaced_by,
         "decisions": _decisions(resolved, name, info.version),
         "approval": approval,
         "events": audit_events(cat, name, info.version),

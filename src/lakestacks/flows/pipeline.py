@@ -47,6 +47,8 @@ class PipelineResult:
         later: Stages of this stack that land in a later release (skipped).
         rebuilt: What a stage run alone picked up from the registry in place of the results
             of the stages before it (not shown as results of this run).
+        keys: Each stage's key (see :mod:`lakestacks.flows.resume`), for stages that have one.
+        unchanged: Stages that found their result already made (and record nothing new).
     """
 
     results: dict[str, object] = field(default_factory=dict)
@@ -57,6 +59,8 @@ class PipelineResult:
     seconds: dict[str, float] = field(default_factory=dict)
     later: list[str] = field(default_factory=list)
     rebuilt: dict[str, object] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
 
     @property
     def stages(self) -> list[str]:
@@ -124,6 +128,7 @@ def pipeline(ctx: RunContext) -> PipelineResult:
         elif not out.halted:
             _run(ctx, stage_, out, ctx.resume)
     _champion(ctx, out)
+    _report(ctx, out, "pipeline")
     return out
 
 
@@ -140,6 +145,7 @@ def stage(ctx: RunContext, name: str) -> PipelineResult:
         if next_stage.applies(ctx.resolved) and not out.halted:
             _run(ctx, next_stage, out, resume_=False)
     _champion(ctx, out)
+    _report(ctx, out, name)
     return out
 
 
@@ -183,6 +189,8 @@ def _run_or_reuse(
 ) -> object | None:
     inputs = stage_.resume_inputs(ctx, out)
     key = None if inputs is None else resume.stage_key(ctx.resolved, stage_, inputs)
+    if key is not None:
+        out.keys[stage_.name] = key
     result = None
     if resume_ and key is not None:
         found = resume.recorded(ctx.resolved, stage_.name, key)
@@ -191,7 +199,7 @@ def _run_or_reuse(
             out.resumed.append(stage_.name)
     if result is None:
         result = stage_.run(ctx, out)
-        if result is not None and key is not None:
+        if result is not None and key is not None and stage_.name not in out.unchanged:
             resume.record(ctx.resolved, stage_.name, key, result)
     return result
 
@@ -202,6 +210,36 @@ def _champion(ctx: RunContext, out: PipelineResult) -> None:
         return
     out.model = ctx.model
     out.champion = ctx.registry.alias_version(ctx.model, registry.CHAMPION)
+
+
+def _report(ctx: RunContext, out: PipelineResult, flow: str) -> None:
+    """The run's summary as markdown on the flow run (Prefect's UI shows it)."""
+    spec = ctx.resolved.stack
+    lines = [f"# {spec.name} {flow} (env {ctx.env}): {out.status}", ""]
+    for name, result in out.results.items():
+        lines += [f"## {name} ({out.seconds.get(name, 0.0):.1f} s)", ""]
+        for block in stage_named(name).summary(result):
+            lines += (
+                [f"- {block}"]
+                if isinstance(block, str)
+                else [
+                    f"**{block.title}**",
+                    "",
+                    "| " + " | ".join(block.columns) + " |",
+                    "|" + "---|" * len(block.columns),
+                    *("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |"
+                      for row in block.rows),
+                    "",
+                ]
+            )  # fmt: skip
+        lines.append("")
+    if out.model is not None:
+        champion = f"v{out.champion}" if out.champion else "none"
+        lines.append(f"champion: `{out.model}@champion` = {champion}")
+    if out.decision is not None and out.decision.message:
+        lines += ["", out.decision.message]
+    key = "-".join(part.replace("_", "-") for part in (spec.name, ctx.env, flow))
+    ctx.runner.report(key.lower(), "\n".join(lines) + "\n")
 
 
 def _preflight(resolved: ResolvedStack) -> None:

@@ -9,14 +9,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from lakestacks import registry
+from lakestacks.catalog import parse_model_ref
 from lakestacks.errors import UserError
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult
 from lakestacks.registry import VersionRecord, VersionStatus
 
-__all__ = ["Decision", "RunStatus", "approval", "approve", "deploy", "reject", "rollback"]
+__all__ = [
+    "Decision",
+    "RunStatus",
+    "approval",
+    "approve",
+    "command_hint",
+    "deploy",
+    "reject",
+    "rollback",
+]
+
+
+def command_hint(ctx: RunContext, *words: str) -> str:
+    """A ``stacks ...`` command to print as a hint, with the ``--env`` and ``-s`` it needs
+    to act on the same stack and environment as the command that printed it.
+
+    Example:
+        >>> command_hint(ctx, "approve", "churn_model", "3", "--by", "NAME")  # doctest: +SKIP
+        'stacks approve churn_model 3 --by NAME --env prod'
+    """
+    from lakestacks.spec.loader import DEFAULT_ENV
+
+    parts = ["stacks", *words]
+    if ctx.env != DEFAULT_ENV:
+        parts += ["--env", ctx.env]
+    stack = Path(ctx.resolved.path).absolute()
+    here = Path.cwd()
+    if stack != here / "stack.yaml":
+        shown = stack.relative_to(here) if stack.is_relative_to(here) else stack
+        parts += ["-s", str(shown)]
+    return " ".join(parts)
 
 
 class RunStatus(StrEnum):
@@ -27,6 +59,7 @@ class RunStatus(StrEnum):
     REJECTED = "rejected"  # a gate or a person said no (exit 3)
     AWAITING_APPROVAL = "awaiting_approval"  # exit 4 until `stacks approve`
     DONE = "done"  # no model was judged (data prep alone, batch scoring)
+    UNCHANGED = "unchanged"  # same data, stack and code as the champion: nothing retrained
 
 
 @dataclass
@@ -79,7 +112,8 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
         message = (
             f"v{version} passed its gates and awaits approval"
             + (f" by one of {', '.join(who)}" if who else "")
-            + f": stacks approve {cat.short(name)} {version} --by NAME"
+            + ": "
+            + command_hint(ctx, "approve", cat.short(name), str(version), "--by", "NAME")
         )
         ctx.audit(name, version, "awaiting_approval", champion_before=before, message=message)
         return Decision(RunStatus.AWAITING_APPROVAL, name, version, before, before, message)
@@ -117,31 +151,80 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
         champion_after=move.champion_after,
         message=decision.message,
     )
+    old = move.champion_before
+    if old is not None and old != version:
+        # The old champion's own record says so, and its lineage shows the event.
+        reg.write_record(
+            name,
+            old,
+            status=VersionStatus.DEMOTED,
+            demoted_at=move.at.isoformat(),
+            replaced_by=version,
+        )
+        ctx.audit(
+            name,
+            old,
+            "demoted",
+            by=decision.approved_by,
+            reason=f"v{version} promoted; v{old} is @{registry.PREVIOUS}",
+            champion_before=old,
+            champion_after=version,
+        )
     return decision
 
 
-def _awaiting(ctx: RunContext, model: str, version: int) -> tuple[str, VersionRecord]:
-    name = ctx.catalog.model_name(model)
+def _target(ctx: RunContext, model: str, version: int | None) -> tuple[str, int]:
+    """The model and version that ``MODEL 3``, ``MODEL/3`` or ``MODEL@challenger`` name."""
+    ref = parse_model_ref(model)
+    name = ctx.catalog.model_name(ref.name)
+    if ref.version is not None or ref.alias is not None:
+        if version is not None:
+            raise UserError(
+                f"{model!r} already names a version; give either {ref.name}/N, "
+                f"{ref.name}@alias or {ref.name} N, not both"
+            )
+        if ref.version is not None:
+            return name, ref.version
+        return name, ctx.registry.resolve(name, alias=ref.alias).version
+    if version is None:
+        raise UserError(
+            f"which version of {ref.name}? give {ref.name} N, {ref.name}/N or "
+            f"{ref.name}@{registry.CHALLENGER}"
+        )
+    return name, version
+
+
+def _awaiting(ctx: RunContext, model: str, version: int | None) -> tuple[str, int, VersionRecord]:
+    name, version = _target(ctx, model, version)
     record = ctx.registry.read_record(name, version)
     if record.status != VersionStatus.AWAITING_APPROVAL:
+        short = ctx.catalog.short(name)
+        waiting = ctx.registry.alias_version(name, registry.CHALLENGER)
+        if waiting is not None and waiting != version:
+            hint = command_hint(ctx, "approve", short, str(waiting), "--by", "NAME")
+            which = f"v{waiting} is awaiting approval: {hint}"
+        else:
+            which = "no version of it is awaiting approval"
         raise UserError(
-            f"{name}/{version} is not awaiting approval (its status is "
-            f"{record.status or 'unknown'}); only a version a manual-approval run left as "
-            "challenger can be approved or rejected"
+            f"{short}/{version} is not awaiting approval (its status is "
+            f"{record.status or 'unknown'}); {which}"
         )
-    return name, record
+    return name, version, record
 
 
-def approve(ctx: RunContext, model: str, version: int, by: str, reason: str | None) -> Decision:
+def approve(
+    ctx: RunContext, model: str, version: int | None, by: str, reason: str | None
+) -> Decision:
     """Record a human approval and promote, if ``by`` may approve and the champion has not
-    moved since the evaluation.
+    moved since the evaluation. ``model`` may name the version itself (``NAME/3``,
+    ``NAME@challenger``); then ``version`` is None.
 
     Example:
         >>> approve(s, "churn_model", 3, by="alice", reason="reviewed").status  # doctest: +SKIP
         'promoted'
     """
     spec, reg = ctx.resolved.stack, ctx.registry
-    name, record = _awaiting(ctx, model, version)
+    name, version, record = _awaiting(ctx, model, version)
     approvers = spec.approval.approvers if spec.approval else []
     if approvers and by not in approvers:
         ctx.audit(name, version, "approval_refused", by=by, reason="not an approver")
@@ -162,10 +245,12 @@ def approve(ctx: RunContext, model: str, version: int, by: str, reason: str | No
     return deploy(ctx, decision)
 
 
-def reject(ctx: RunContext, model: str, version: int, by: str, reason: str | None) -> Decision:
-    """Record a human rejection; the champion stays as it is."""
+def reject(
+    ctx: RunContext, model: str, version: int | None, by: str, reason: str | None
+) -> Decision:
+    """Record a human rejection; the champion stays as it is (``model`` as for approve)."""
     reg = ctx.registry
-    name, _ = _awaiting(ctx, model, version)
+    name, version, _ = _awaiting(ctx, model, version)
     reg.write_record(
         name,
         version,

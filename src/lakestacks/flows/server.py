@@ -226,7 +226,13 @@ def start(
                 f"a Prefect server we did not start already answers at {url}; use it with "
                 f"PREFECT_API_URL={url}, or pick another --port"
             )
-        server_env = {**env, "PREFECT_UI_ENABLED": "true" if ui else "false"}
+        # The UI asks the server where its API is; left alone it answers :4200 whatever the
+        # port, and the page stays blank.
+        server_env = {
+            **env,
+            "PREFECT_UI_ENABLED": "true" if ui else "false",
+            "PREFECT_UI_API_URL": url,
+        }
         server_pid = _spawn(
             ["server", "start", "--host", host, "--port", str(port)], server_env, server_log
         )

@@ -23,7 +23,14 @@ from lakestacks.spec import ResolvedStack
 from lakestacks.spec.checks import model_short_name, split_table
 from lakestacks.tasks import FittedModel, kind_for, task_kind
 
-__all__ = ["TrainingResult", "model_name", "training", "training_inputs", "training_table"]
+__all__ = [
+    "TrainingResult",
+    "model_name",
+    "reap_killed_runs",
+    "training",
+    "training_inputs",
+    "training_table",
+]
 
 TAG = registry.TAG
 
@@ -45,6 +52,8 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
     digest: str = ""
     git_sha: str | None = None
+    reaped: list[str] = field(default_factory=list)  # runs a killed process left RUNNING
+    unchanged: bool = False  # the champion, trained on the same data, stack and code
 
 
 def training_table(resolved: ResolvedStack) -> str:
@@ -191,6 +200,17 @@ def training_inputs(resolved: ResolvedStack) -> dict[str, int]:
             f"{resolved.runtime.lake}; run `stacks run data_prep` first"
         )
     return {cat.qualify(table): table_info(path).version}
+
+
+def reap_killed_runs(ctx: RunContext) -> list[str]:
+    """Mark KILLED the training runs a killed process left RUNNING; a line for each."""
+    spec = ctx.resolved.stack
+    assert spec.training is not None  # noqa: S101 - the caller checked
+    reg = ctx.registry
+    name = spec.training.experiment or spec.name
+    return reg.reap_killed_runs(
+        reg.ensure_experiment(name, reg.artifact_location(ctx.resolved.runtime.lake))
+    )
 
 
 def training(ctx: RunContext) -> TrainingResult:

@@ -2,11 +2,11 @@
 
 DESIGN's semantics: ``min`` passes at ``>=``, ``max`` at ``<=``; ``vs: champion`` needs the
 challenger to reach the champion plus ``min_delta`` (or ``min_delta_rel`` times the champion's
-magnitude), flipped for metrics where lower is better. Comparisons are exact: reruns are
-deterministic, so a retrained identical model ties its champion, and a tie must pass
-``min_delta: 0``. Undefined values (NaN) and anything missing fail closed. ``enforce`` blocks
-on a failure, ``dry_run`` records it and goes on, ``off`` decides nothing.
-"""
+magnitude), flipped for metrics where lower is better, and a value equal to the champion's is
+no improvement whatever the delta, unless the gate says ``allow_tie: true``. Comparisons are
+exact: reruns are deterministic, so a retrained identical model ties its champion, and by
+default that tie keeps the champion. Undefined values (NaN) and anything missing fail closed.
+``enforce`` blocks on a failure, ``dry_run`` records it and goes on, ``off`` decides nothing."""
 
 from __future__ import annotations
 
@@ -186,13 +186,18 @@ def _vs_champion(
         step = repr(abs(delta))
     target = value + sign * delta
     op = "-" if sign * delta < 0 or (delta == 0 and lower) else "+"
-    passed = observed <= target if lower else observed >= target
+    # A tie with the champion is no improvement: the same model retrained would replace the
+    # champion with a copy of itself, and @previous would mean nothing. allow_tie lets it pass.
+    tie = observed == value and not gate.allow_tie
+    passed = (observed <= target if lower else observed >= target) and not tie
 
     shown, champ, goal = _nums(observed, value, target)
     versioned = f" (v{version})" if version is not None else ""
     reached = f" = {goal}" if delta else ""
     if passed:
         verb = "<=" if lower else ">="
+    elif tie:
+        verb = "only ties"
     else:
         verb = "is above" if lower else "is below"
     reason = f"{metric} {shown} {verb} the champion's {champ} {op} {step}{reached}{versioned}"

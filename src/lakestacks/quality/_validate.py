@@ -78,7 +78,7 @@ def validate(
 
     checks = [(canonical_name(c.expect), dict(c.model_extra or {})) for c in suite.checks]
     results: list[CheckResult | None] = [None] * len(checks)
-    masks: list[Any] = []
+    masks: dict[int, Any] = {}  # check index -> mask of its unexpected rows
     runnable: list[int] = []
     for i, (name, kwargs) in enumerate(checks):
         absent = _absent_columns(name, kwargs, data.column_names)
@@ -118,7 +118,7 @@ def validate(
             else:
                 results[i] = _to_result(name, kwargs, outcome, data)
                 if not outcome.success and outcome.mask is not None:
-                    masks.append(outcome.mask)
+                    masks[i] = outcome.mask
     else:
         deferred = runnable
 
@@ -130,14 +130,12 @@ def validate(
         ):
             results[i] = result
             if mask is not None:
-                masks.append(mask)
+                masks[i] = mask
 
     done = [r for r in results if r is not None]
     failing = None
-    if masks:
-        failing = masks[0]
-        for mask in masks[1:]:
-            failing = pc.or_(failing, mask)
+    for mask in masks.values():
+        failing = mask if failing is None else pc.or_(failing, mask)
     return ValidationReport(
         table=table_name,
         mode=suite.mode,
@@ -148,6 +146,7 @@ def validate(
         started=started,
         seconds=time.perf_counter() - clock,
         run_id=run_id,
+        masks=[masks.get(i) for i in range(len(checks))],
     )
 
 

@@ -262,7 +262,10 @@ def _send(job: _Job, reports: Sequence[ValidationReport], directory: str | Path)
     assert worker is not None and worker.stdin is not None  # noqa: S101 - _ensure_worker
     # The masks of failing rows are for quarantine, not for pages; absolute, because the
     # worker does not follow this process's working directory.
-    payload = (str(Path(directory).absolute()), [replace(r, failing=None) for r in reports])
+    payload = (
+        str(Path(directory).absolute()),
+        [replace(r, failing=None, masks=[]) for r in reports],
+    )
     try:
         fd, name = tempfile.mkstemp(prefix="lakestacks-docs-", suffix=".pickle")
         job.file = Path(name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -118,6 +118,8 @@ class ValidationReport:
         started: When validation began (UTC).
         seconds: How long it took.
         run_id: A uuid4 hex naming this run.
+        masks: One entry per result: for a failed row-level check the mask of its
+            unexpected rows (True = unexpected), else None; empty when not computed.
     """
 
     table: str
@@ -129,6 +131,7 @@ class ValidationReport:
     started: dt.datetime
     seconds: float
     run_id: str
+    masks: list[Any] = field(default_factory=list)
 
     @property
     def failed(self) -> list[CheckResult]:

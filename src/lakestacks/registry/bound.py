@@ -44,5 +44,6 @@ class Registry:
     write_record = staticmethod(records.write_record)
     ensure_experiment = staticmethod(tracking.ensure_experiment)
     log_predictor = staticmethod(tracking.log_predictor)
+    reap_killed_runs = staticmethod(tracking.reap_killed_runs)
     run_record = staticmethod(tracking.run_record)
     start_run = staticmethod(tracking.start_run)

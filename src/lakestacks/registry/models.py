@@ -7,19 +7,20 @@ replaces an alias in one write), so a reader never finds the model without a cha
 
 from __future__ import annotations
 
+import difflib
 import fcntl
 import json
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lakestacks.errors import UserError
 from lakestacks.registry._setup import client
-from lakestacks.registry.records import TAG, VersionRecord
+from lakestacks.registry.records import TAG, VersionRecord, VersionStatus
 
 __all__ = [
     "CHALLENGER",
@@ -91,17 +92,60 @@ class Move:
     at: datetime
 
 
-def _info(mv: Any) -> ModelVersionInfo:
+def _info(mv: Any, model_aliases: Mapping[str, int] | None = None) -> ModelVersionInfo:
+    # A version's aliases come from its registered model: MLflow's version searches leave
+    # ``aliases`` empty, and a single read may too, depending on the store.
+    version = int(mv.version)
+    if model_aliases is None:
+        aliases = list(mv.aliases or [])
+    else:
+        aliases = sorted(a for a, v in model_aliases.items() if v == version)
+    tags = dict(mv.tags or {})
+    record = VersionRecord.from_tags(tags)
+    if record.status == VersionStatus.CHAMPION and CHAMPION not in aliases:
+        # Recorded as champion by a release that did not record demotions: no longer so.
+        record = replace(record, status=VersionStatus.DEMOTED)
     return ModelVersionInfo(
         name=mv.name,
-        version=int(mv.version),
+        version=version,
         run_id=mv.run_id,
         source=mv.source,
         created=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
-        aliases=list(mv.aliases or []),
-        tags=dict(mv.tags or {}),
-        record=VersionRecord.from_tags(dict(mv.tags or {})),
+        aliases=aliases,
+        tags=tags,
+        record=record,
     )
+
+
+def _model_aliases(name: str) -> dict[str, int]:
+    return {a: int(v) for a, v in (client().get_registered_model(name).aliases or {}).items()}
+
+
+def _model_names() -> list[str]:
+    return sorted(m.name for m in client().search_registered_models(max_results=1000))
+
+
+def _no_model(name: str) -> ModelNotFound:
+    """The error for an unknown model: the closest names and the models of its schema."""
+    names = _model_names()
+    schema = name.rsplit(".", 1)[0] + "." if "." in name else ""
+    near = [n for n in names if n.startswith(schema)] or names
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    known = f"models: {', '.join(near)}" if near else "there are no registered models yet"
+    return ModelNotFound(f"no registered model {name!r}{hint}; {known}")
+
+
+def _no_alias(name: str, alias: str) -> ModelNotFound:
+    aliases = _model_aliases(name)
+    close = difflib.get_close_matches(alias, list(aliases), n=1, cutoff=0.6)
+    hint = f" (did you mean @{close[0]}?)" if close else ""
+    known = (
+        "its aliases: " + ", ".join(f"@{a} (v{v})" for a, v in sorted(aliases.items()))
+        if aliases
+        else "it has no aliases yet"
+    )
+    return ModelNotFound(f"model {name} has no alias @{alias}{hint}; {known}")
 
 
 def register(model_uri: str, name: str, tags: Mapping[str, Any] | None = None) -> int:
@@ -130,15 +174,14 @@ def get_version(name: str, version: int) -> ModelVersionInfo:
     from mlflow.exceptions import MlflowException
 
     try:
-        return _info(client().get_model_version(name, str(version)))
+        mv = client().get_model_version(name, str(version))
     except MlflowException:
         if not _exists(name):
-            raise ModelNotFound(
-                f"no registered model {name!r}; `stacks models` lists them"
-            ) from None
+            raise _no_model(name) from None
         raise ModelNotFound(
             f"model {name} has no version {version}; `stacks models` lists its versions"
         ) from None
+    return _info(mv, _model_aliases(name))
 
 
 def alias_version(name: str, alias: str) -> int | None:
@@ -238,7 +281,7 @@ def rollback(name: str) -> Move:
         target = alias_version(name, PREVIOUS)
         if current is None:
             if not _exists(name):
-                raise ModelNotFound(f"no registered model {name!r}; `stacks models` lists them")
+                raise _no_model(name)
             raise PromotionRefused(f"{name} has no champion to roll back")
         if target is None:
             raise PromotionRefused(
@@ -268,8 +311,8 @@ def list_models(prefix: str = "") -> list[RegisteredModelInfo]:
         if not model.name.startswith(prefix):
             continue
         versions = mlflow_client.search_model_versions(f"name = '{model.name}'", max_results=10000)
-        infos = sorted((_info(v) for v in versions), key=lambda v: -v.version)
         aliases = {a: int(v) for a, v in (model.aliases or {}).items()}
+        infos = sorted((_info(v, aliases) for v in versions), key=lambda v: -v.version)
         out.append(RegisteredModelInfo(model.name, aliases, infos))
     return sorted(out, key=lambda m: m.name)
 
@@ -281,8 +324,8 @@ def resolve(name: str, version: int | None = None, alias: str | None = None) -> 
         found = alias_version(name, alias)
         if found is None:
             if not _exists(name):
-                raise ModelNotFound(f"no registered model {name!r}; `stacks models` lists them")
-            raise ModelNotFound(f"model {name} has no alias @{alias}")
+                raise _no_model(name)
+            raise _no_alias(name, alias)
         version = found
     return get_version(name, version)
 

@@ -31,7 +31,8 @@ class VersionStatus(StrEnum):
     EVALUATED = "evaluated"  # gates decided
     APPROVED = "approved"  # passed, approved, about to be promoted
     AWAITING_APPROVAL = "awaiting_approval"  # passed; waits for `stacks approve`
-    CHAMPION = "champion"  # promoted (it may have been the champion before the current one)
+    CHAMPION = "champion"  # promoted, and the champion now
+    DEMOTED = "demoted"  # was the champion; a later promotion replaced it (see replaced_by)
     KEPT = "kept"  # passed the fixed gates but did not beat the champion
     REJECTED = "rejected"  # a gate or a person said no
     PROMOTION_REFUSED = "promotion_refused"  # the champion moved while it was judged
@@ -55,6 +56,8 @@ class VersionRecord:
         approval: ``auto``, ``manual`` or ``rejected``; with who, when and why.
         promoted_at, rolled_back_at: When it became the champion, when it was rolled back.
         previous_champion: The champion it replaced.
+        demoted_at, replaced_by: When a later promotion moved the champion off it, and the
+            version that promotion made the champion.
     """
 
     status: VersionStatus | None = None
@@ -77,6 +80,8 @@ class VersionRecord:
     promoted_at: str | None = None
     rolled_back_at: str | None = None
     previous_champion: int | None = None
+    demoted_at: str | None = None
+    replaced_by: int | None = None
 
     @classmethod
     def from_tags(cls, tags: dict[str, str]) -> VersionRecord:
@@ -112,10 +117,12 @@ class RecordChanges(TypedDict, total=False):
     promoted_at: str
     rolled_back_at: str
     previous_champion: int | None
+    demoted_at: str
+    replaced_by: int | None
 
 
 _JSON = frozenset({"inputs", "metrics", "champion_metrics", "decisions"})
-_VERSIONS = frozenset({"compared_champion", "previous_champion"})
+_VERSIONS = frozenset({"compared_champion", "previous_champion", "replaced_by"})
 
 
 def _tag(name: str) -> str:

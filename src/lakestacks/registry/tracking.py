@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import json
+import os
+import socket
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ __all__ = [
     "RunHandle",
     "ensure_experiment",
     "log_predictor",
+    "reap_killed_runs",
     "requirements",
     "run_record",
     "start_run",
@@ -95,13 +98,58 @@ class RunHandle:
         client().log_dict(self.run_id, data, file)
 
 
+# Which process holds a run open: a run left RUNNING by a process that is gone was killed.
+_PID, _HOST = "lakestacks.pid", "lakestacks.host"
+
+
+def reap_killed_runs(experiment_id: str) -> list[str]:
+    """Mark ``KILLED`` the runs of the experiment left ``RUNNING`` by a process of this host
+    that no longer exists (``kill -9``, a lost machine's power); one line for each.
+
+    Runs opened on another host are left alone: whether their process lives is not known here.
+    """
+    host = socket.gethostname()
+    mlflow_client = client()
+    lines = []
+    for run in mlflow_client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'"
+    ):
+        tags = run.data.tags
+        pid = tags.get(_PID, "")
+        if tags.get(_HOST) != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        mlflow_client.set_terminated(run.info.run_id, "KILLED")
+        name = tags.get("mlflow.runName", run.info.run_id)
+        lines.append(
+            f"MLflow run {name!r} ({run.info.run_id}) was left RUNNING by process {pid}, which "
+            "is gone: marked KILLED"
+        )
+    return lines
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 @contextmanager
 def start_run(experiment_id: str, name: str, tags: Mapping[str, Any]) -> Iterator[RunHandle]:
-    """Open a run; it ends FINISHED, or FAILED when the block raises."""
+    """Open a run, tagged with this process and host; it ends FINISHED, or FAILED when the
+    block raises (a process killed meanwhile leaves it RUNNING: see ``reap_killed_runs``)."""
     import mlflow
 
+    owner = {_PID: str(os.getpid()), _HOST: socket.gethostname()}
     run = mlflow.start_run(
-        experiment_id=experiment_id, run_name=name, tags={k: str(v) for k, v in tags.items()}
+        experiment_id=experiment_id,
+        run_name=name,
+        tags={**{k: str(v) for k, v in tags.items()}, **owner},
     )
     try:
         yield RunHandle(run.info.run_id, experiment_id)

@@ -57,6 +57,11 @@ class Gate(SpecModel):
     min_delta_rel: float | None = Field(
         None, ge=-1, le=10, description="With vs: champion, the least relative improvement."
     )
+    allow_tie: bool = Field(
+        False,
+        description="With vs: champion, let a challenger that only equals the champion pass; "
+        "by default a tie keeps the champion.",
+    )
     function: Ref | None = Field(
         None,
         description="A custom gate 'module:function'(challenger, champion, **params) returning "
@@ -103,6 +108,8 @@ class Gate(SpecModel):
                 raise ValueError("a gate needs 'min', 'max', or 'vs: champion' with a 'min_delta'")
             if self.min_delta is not None or self.min_delta_rel is not None:
                 raise ValueError("'min_delta' and 'min_delta_rel' need 'vs: champion'")
+            if self.allow_tie:
+                raise ValueError("'allow_tie' needs 'vs: champion'")
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError(f"min ({self.min}) is above max ({self.max}): no value can pass")
         else:

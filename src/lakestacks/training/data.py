@@ -8,6 +8,7 @@ per-row ``TensorDataset`` + collate path costs more than a small MLP's step on C
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -194,7 +195,13 @@ class TabularDataModule(pl.LightningDataModule):
         schema = read_table(path, version=version, filter=pc.scalar(False)).schema
         names = schema.names
         if self.target not in names:
-            raise UserError(f"target column {self.target!r} is not in table {path}")
+            columns = [n for n in names if n != SPLIT_COLUMN]
+            close = difflib.get_close_matches(self.target, columns, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserError(
+                f"target column {self.target!r} is not in table {_catalog_name(path)}{hint}; "
+                f"its columns: {', '.join(columns)}"
+            )
         if SPLIT_COLUMN not in names:
             raise UserError(f"table {path} has no {SPLIT_COLUMN} column; give the data a split")
         features = self._resolve_features(names)
@@ -235,7 +242,8 @@ class TabularDataModule(pl.LightningDataModule):
             missing = [n for n in features if n not in names]
             if missing:
                 raise UserError(
-                    f"feature column(s) {', '.join(missing)} not in table {self.table_path}"
+                    f"feature column(s) {', '.join(missing)} not in table "
+                    f"{_catalog_name(self.table_path)}"
                 )
             clash = {self.target, SPLIT_COLUMN} & set(features)
             if clash:
@@ -251,3 +259,10 @@ class TabularDataModule(pl.LightningDataModule):
         if self._loaded is None:
             return {}
         return {"version": self._loaded.version, "encoder": self._loaded.encoder.to_dict()}
+
+
+def _catalog_name(path: str) -> str:
+    """A table's three-level catalog name from its path (``<lake>/<catalog>/<schema>/<t>``,
+    as ``Catalog.table_path`` lays tables out)."""
+    parts = path.rstrip("/").split("/")
+    return ".".join(parts[-3:]) if len(parts) >= 3 else path

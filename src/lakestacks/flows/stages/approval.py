@@ -7,7 +7,7 @@ from lakestacks import registry
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult
 from lakestacks.flows.pipeline import PipelineResult
-from lakestacks.flows.promotion import Decision, RunStatus, approval
+from lakestacks.flows.promotion import Decision, RunStatus, approval, command_hint
 from lakestacks.flows.stage import BaseStage, Summary
 from lakestacks.flows.stages._registry_state import evaluated, newest
 from lakestacks.flows.training import TrainingResult
@@ -23,6 +23,7 @@ _STATES = {
     RunStatus.KEPT: "not promoted: the champion is still better",
     RunStatus.REJECTED: "rejected by a gate",
     RunStatus.AWAITING_APPROVAL: "awaiting approval (alias @challenger)",
+    RunStatus.UNCHANGED: "nothing to approve: nothing changed",
 }
 
 
@@ -55,6 +56,8 @@ class Approval(BaseStage):
     def run(self, ctx: RunContext, state: PipelineResult) -> Decision:
         """Decide; a reused version that an earlier run decided keeps that decision."""
         candidate = state.training
+        if state.status == RunStatus.UNCHANGED and candidate is not None:
+            return _unchanged(ctx, candidate)
         done = earlier_decision(ctx, candidate) if "training" in state.resumed else None
         if done is None:
             ev = state.evaluation
@@ -68,6 +71,16 @@ class Approval(BaseStage):
     def summary(self, result: Decision) -> Summary:
         """How the approval ended."""
         return [f"approval: {_STATES[result.status].format(by=result.approved_by)}"]
+
+
+def _unchanged(ctx: RunContext, champion: TrainingResult) -> Decision:
+    again = command_hint(ctx, "run", "--force")
+    return Decision(
+        RunStatus.UNCHANGED, champion.model, champion.version, champion.version,
+        champion.version,
+        f"nothing changed: the champion v{champion.version} was trained on the same data, "
+        f"stack and code; nothing was retrained (`{again}` retrains)",
+    )  # fmt: skip
 
 
 def earlier_decision(ctx: RunContext, trained: TrainingResult | None) -> Decision | None:
@@ -86,7 +99,8 @@ def earlier_decision(ctx: RunContext, trained: TrainingResult | None) -> Decisio
     if status == VersionStatus.AWAITING_APPROVAL:
         return Decision(
             RunStatus.AWAITING_APPROVAL, name, version, champion, champion,
-            f"v{version} still awaits approval: stacks approve {name} {version} --by NAME",
+            f"v{version} still awaits approval: "
+            + command_hint(ctx, "approve", ctx.catalog.short(name), str(version), "--by", "NAME"),
         )  # fmt: skip
     return None
 

@@ -75,12 +75,16 @@ class DataPrep(BaseStage):
             check = checks.get(name)
             state = ""
             if check:
-                failed = len(check["failed"])
-                state = f"{check['checks'] - failed}/{check['checks']} passed ({check['mode']})"
-            table.rows.append((name, str(version), f"{result.rows.get(name, 0):,}", state))
+                failed, total = check["failed"], check["checks"]
+                state = f"{total - len(failed)}/{total} passed ({check['mode']})"
+                if failed:
+                    state += f"; failed: {', '.join(dict.fromkeys(failed))}"
+            shown = f"{version} (unchanged)" if name in result.unchanged else str(version)
+            table.rows.append((name, shown, f"{result.rows.get(name, 0):,}", state))
         for name, rows in result.quarantined.items():
             table.rows.append((name, "", f"{rows:,}", "quarantined rows"))
         out: Summary = [table]
+        out.extend(f"data docs: {page}" for page in result.docs)
         if result.split:
             counts = ", ".join(f"{k} {v:,}" for k, v in result.split["counts"].items())
             out.append(f"split {result.split['table']} by {result.split['by']}: {counts}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult, evaluation
 from lakestacks.flows.pipeline import PipelineResult
+from lakestacks.flows.promotion import RunStatus
 from lakestacks.flows.stage import BaseStage, Summary, SummaryTable
 from lakestacks.flows.stages._registry_state import newest, trained
 from lakestacks.flows.stages.approval import earlier_decision
@@ -50,6 +51,8 @@ class Evaluation(BaseStage):
         already decided is not judged again (it would be compared with itself)."""
         candidate = state.training
         assert candidate is not None  # noqa: S101 - training ran, was reused or rebuilt
+        if state.status == RunStatus.UNCHANGED:
+            return None  # the champion itself: nothing to judge
         if "training" in state.resumed and earlier_decision(ctx, candidate) is not None:
             return None
         return evaluation(ctx, candidate)
