@@ -38,12 +38,34 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
+
+
+def _no_conflict_markers(text: str, file: str) -> None:
+    """A merge left half-done reads as YAML noise; name it for what it is."""
+    found = [
+        Problem(
+            file,
+            number,
+            1,
+            "",
+            f"leftover merge-conflict marker {line.split()[0]!r}",
+            "resolve the conflict: keep the lines you want and delete the markers",
+        )
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.startswith(_MARKERS) or line.rstrip() == "======="
+    ]
+    if found:
+        raise StackError(found)
+
+
 def parse(text: str, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document into plain data and the positions of its parts.
 
     Raises:
         StackError: on a syntax error, a duplicate key or a non-string key.
     """
+    _no_conflict_markers(text, file)
     loader = yaml.SafeLoader(text)
     positions = Positions()
     problems: list[Problem] = []

@@ -24,6 +24,12 @@ Metric = Literal[
 ]  # fmt: skip
 METRICS: tuple[str, ...] = get_args(Metric)
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae", "mape"})
+# What each built-in metric can be (None: unbounded): a gate outside it can never pass.
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    **dict.fromkeys(("roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1"), (0.0, 1.0)),
+    "r2": (None, 1.0),
+    **dict.fromkeys(("log_loss", "rmse", "mae", "mape"), (0.0, None)),
+}
 CLASSIFICATION = frozenset(
     {"roc_auc", "pr_auc", "f1", "accuracy", "precision", "recall", "log_loss"}
 )
@@ -112,6 +118,15 @@ class Gate(SpecModel):
                 raise ValueError("'allow_tie' needs 'vs: champion'")
             if self.min is not None and self.max is not None and self.min > self.max:
                 raise ValueError(f"min ({self.min}) is above max ({self.max}): no value can pass")
+            low, high = _RANGES.get(self.metric or "", (None, None))
+            if self.min is not None and high is not None and self.min > high:
+                raise ValueError(
+                    f"min {self.min:g}: no value can pass, {self.metric} is at most {high:g}"
+                )
+            if self.max is not None and low is not None and self.max < low:
+                raise ValueError(
+                    f"max {self.max:g}: no value can pass, {self.metric} is at least {low:g}"
+                )
         else:
             if self.min is not None or self.max is not None:
                 raise ValueError(
