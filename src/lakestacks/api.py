@@ -210,8 +210,12 @@ class RunOutcome:
     seconds: float
     result: PipelineResult
     steps: list[tuple[str, float]] = field(default_factory=list)
-    summaries: dict[str, list[str | SummaryTable]] = field(default_factory=dict)
     notifications: list[str] = field(default_factory=list)  # webhooks and hooks that failed
+
+    @property
+    def summaries(self) -> dict[str, list[str | SummaryTable]]:
+        """Each stage's result as the stage summarises it (lines and tables)."""
+        return self.result.summaries
 
     @property
     def status(self) -> str:
@@ -338,7 +342,7 @@ def run(
     if resume and flow != "pipeline":
         raise UserError(f"--resume applies to the pipeline, not to the {flow} flow alone")
     from lakestacks.flows import choose_runner, pipeline, run_flow, stage
-    from lakestacks.flows.stage import check_flow, stage_named
+    from lakestacks.flows.stage import check_flow
     from lakestacks.quality import wait_for_data_docs
 
     kind = choose_runner(runner, resolved.runtime.prefect_api_url)
@@ -365,7 +369,6 @@ def run(
         seconds=time.perf_counter() - start,
         result=result,
         steps=used.timings,
-        summaries={n: stage_named(n).summary(r) for n, r in result.results.items()},
         notifications=notes,
     )
 

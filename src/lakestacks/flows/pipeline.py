@@ -22,7 +22,7 @@ from lakestacks.flows.context import RunContext
 from lakestacks.flows.data_prep import DataPrepResult
 from lakestacks.flows.evaluation import EvaluationResult
 from lakestacks.flows.promotion import Decision, RunStatus
-from lakestacks.flows.stage import Stage, check_flow, plan, stage_named
+from lakestacks.flows.stage import Stage, Summary, check_flow, plan, registered
 from lakestacks.flows.training import TrainingResult
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec._refs import load_ref
@@ -48,6 +48,7 @@ class PipelineResult:
         rebuilt: What a stage run alone picked up from the registry in place of the results
             of the stages before it (not shown as results of this run).
         keys: Each stage's key (see :mod:`lakestacks.flows.resume`), for stages that have one.
+        summaries: Each result as its stage summarises it, for the CLI and the flow report.
         unchanged: Stages that found their result already made (and record nothing new).
     """
 
@@ -61,6 +62,7 @@ class PipelineResult:
     rebuilt: dict[str, object] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
+    summaries: dict[str, Summary] = field(default_factory=dict)
 
     @property
     def stages(self) -> list[str]:
@@ -136,12 +138,12 @@ def stage(ctx: RunContext, name: str) -> PipelineResult:
     """Run one stage as its own flow (with the stages its flow includes), picking up the
     model's state from the registry."""
     check_flow(ctx.resolved, name)
-    first = stage_named(name)
+    stages = {s.name: s for s in registered()}
     out = PipelineResult()
-    names = first.flow()
-    stage_named(names[0]).rebuild(ctx, out)
+    names = stages[name].flow()
+    stages[names[0]].rebuild(ctx, out)
     for each in names:
-        next_stage = stage_named(each)
+        next_stage = stages[each]
         if next_stage.applies(ctx.resolved) and not out.halted:
             _run(ctx, next_stage, out, resume_=False)
     _champion(ctx, out)
@@ -182,6 +184,7 @@ def _run(ctx: RunContext, stage_: Stage, out: PipelineResult, resume_: bool) -> 
     )
     if result is not None:
         out.results[stage_.name] = result
+        out.summaries[stage_.name] = stage_.summary(result)
 
 
 def _run_or_reuse(
@@ -216,9 +219,9 @@ def _report(ctx: RunContext, out: PipelineResult, flow: str) -> None:
     """The run's summary as markdown on the flow run (Prefect's UI shows it)."""
     spec = ctx.resolved.stack
     lines = [f"# {spec.name} {flow} (env {ctx.env}): {out.status}", ""]
-    for name, result in out.results.items():
+    for name, blocks in out.summaries.items():
         lines += [f"## {name} ({out.seconds.get(name, 0.0):.1f} s)", ""]
-        for block in stage_named(name).summary(result):
+        for block in blocks:
             lines += (
                 [f"- {block}"]
                 if isinstance(block, str)
