@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         TrainingResult,
         Triggered,
     )
+    from lakestacks.flows.preflight import DeepCheck
     from lakestacks.registry import Move, RegisteredModelInfo
     from lakestacks.serving import ServeSummary
 
@@ -73,6 +74,7 @@ __all__ = [
     "trigger",
     "undeploy",
     "update",
+    "validate_deep",
 ]
 
 P = ParamSpec("P")
@@ -149,6 +151,35 @@ def load_stack(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> Re
         'churn'
     """
     return _load(path, env)
+
+
+def validate_deep(
+    path: str | Path | ResolvedStack = "stack.yaml",
+    *,
+    env: str = DEFAULT_ENV,
+    shown: str | Path | None = None,
+) -> DeepCheck:
+    """Validate a stack, then import its code and check params and columns (``--deep``).
+
+    ``shown`` is the file's name in messages (default: ``path`` as given).
+
+    Raises:
+        StackError: every problem, static or deep, each located in the file.
+
+    Example:
+        >>> api.validate_deep("stacks/quickstart.yaml").checked[0]  # doctest: +SKIP
+        'prep function churn_features:build and its params'
+    """
+    from lakestacks.errors import StackError
+    from lakestacks.flows.preflight import deep_check
+    from lakestacks.spec import locate
+
+    resolved = path if isinstance(path, ResolvedStack) else _load(path, env)
+    found = deep_check(resolved)
+    if found.findings:
+        name = shown if shown is not None else path if not isinstance(path, ResolvedStack) else ""
+        raise StackError(locate(resolved, found.findings, str(name or resolved.path)))
+    return found
 
 
 @_keyword_only_after_first("env")

@@ -28,6 +28,14 @@ def validate(
     stack: StackOption = Path("stack.yaml"),
     env: EnvOption = "dev",
     show: Annotated[bool, typer.Option("--show", help="Print the resolved stack as YAML.")] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also import the project's code: check params against the model's and "
+            "functions' signatures, and columns against the tables that exist.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check a stack file: fields, references, cron strings, environment variables."""
@@ -37,6 +45,7 @@ def validate(
     target = path or stack
     try:
         resolved = api.load_stack(target, env=env)
+        found = api.validate_deep(resolved, env=env, shown=target) if deep else None
     except StackError as err:
         if as_json:
             emit_json(
@@ -62,6 +71,11 @@ def validate(
                 "env": env,
                 "problems": [],
                 "resolved": api.resolved_document(resolved),
+                **(
+                    {"deep": {"checked": found.checked, "unchecked": found.unchecked}}
+                    if found
+                    else {}
+                ),
             }
         )
         return
@@ -72,6 +86,11 @@ def validate(
     typer.echo(
         f"ok: {target} is valid for env {env} (stack {spec.name}, catalog {spec.catalog}{model})"
     )
+    if found:
+        for line in found.checked:
+            typer.echo(f"  checked: {line}")
+        for line in found.unchecked:
+            typer.echo(f"  not checked: {line}")
 
 
 @handles_errors

@@ -9,12 +9,12 @@ from typing import Any
 import pyarrow as pa
 
 from lakestacks.catalog import Catalog
-from lakestacks.data.tables import read_table
+from lakestacks.data.tables import read_table, table_columns
 from lakestacks.errors import UserError
 from lakestacks.spec._refs import load_ref
 from lakestacks.spec.data import Source
 
-__all__ = ["as_arrow", "read_source"]
+__all__ = ["as_arrow", "read_source", "source_columns"]
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json",
             ".jsonl": "json", ".ndjson": "json"}  # fmt: skip
@@ -67,6 +67,37 @@ def read_source(
         return pjson.read_json(path)
     except pa.ArrowInvalid as err:
         raise UserError(f"source {name!r}: cannot read {kind} file {path}: {err}") from None
+
+
+def source_columns(source: Source, catalog: Catalog) -> list[str] | None:
+    """The columns a source holds, from its schema where the format keeps one (Parquet, Delta)
+    or its first block (CSV); None for a generator, whose columns only running it tells."""
+    if source.generator is not None:
+        return None
+    if source.table is not None:
+        return table_columns(catalog.table_path(source.table))
+    assert source.path is not None  # the spec guarantees one kind  # noqa: S101
+    path = source.path
+    kind = source.format or _format(path)
+    if kind == "delta":
+        return table_columns(path)
+    if "://" not in path and not Path(path).exists():
+        return None
+    try:
+        if kind == "csv":
+            import pyarrow.csv as pcsv
+
+            with pcsv.open_csv(path) as reader:
+                return list(reader.schema.names)
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        import pyarrow.json as pjson
+
+        return list(pjson.read_json(path).column_names)
+    except pa.ArrowInvalid:
+        return None  # the run says what is wrong with the file
 
 
 def as_arrow(value: Any, what: str) -> pa.Table:

@@ -29,6 +29,7 @@ __all__ = [
     "WriteMode",
     "history",
     "read_table",
+    "table_columns",
     "table_exists",
     "table_info",
     "write_table",
@@ -103,6 +104,11 @@ def table_exists(path: str) -> bool:
     from deltalake import DeltaTable
 
     return bool(DeltaTable.is_deltatable(path))
+
+
+def table_columns(path: str) -> list[str]:
+    """The column names of the Delta table at ``path``, from its log alone (no data read)."""
+    return [field.name for field in _open(path).schema().fields]
 
 
 def read_table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakestacks.spec.loader import DEFAULT_ENV, ResolvedStack, Runtime, load_stack
+from lakestacks.spec.loader import DEFAULT_ENV, ResolvedStack, Runtime, load_stack, locate
 from lakestacks.spec.notifications import EventType, NotificationsSection, Webhook
 from lakestacks.spec.plan import PlanStep
 from lakestacks.spec.stack import Stack
@@ -20,6 +20,7 @@ __all__ = [
     "Webhook",
     "json_schema",
     "load_stack",
+    "locate",
 ]
 
 

@@ -11,7 +11,7 @@ import copy
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -26,12 +26,12 @@ from lakestacks.errors import Problem, StackError, UserError
 from lakestacks.spec._base import resolve_local
 from lakestacks.spec._refs import code_search_path
 from lakestacks.spec._yaml import Loc, Positions, parse
-from lakestacks.spec.checks import cross_check
+from lakestacks.spec.checks import Finding, cross_check
 from lakestacks.spec.environment import OVERLAY_SECTIONS, Environment
 from lakestacks.spec.plugins import plugin_sections
 from lakestacks.spec.stack import Stack
 
-__all__ = ["DEFAULT_ENV", "ResolvedStack", "Runtime", "load_stack"]
+__all__ = ["DEFAULT_ENV", "ResolvedStack", "Runtime", "load_stack", "locate"]
 
 DEFAULT_ENV = "dev"
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -157,6 +157,20 @@ def load_stack(
     )
     extensions = {k: sections[k] for k in plugins if k in sections}
     return ResolvedStack(file.resolve(), stack, _runtime(stack, env, base_dir), extensions)
+
+
+def locate(resolved: ResolvedStack, findings: Sequence[Finding], shown: str) -> list[Problem]:
+    """Findings made after loading (``validate --deep``), placed in the file like its own.
+
+    Args:
+        resolved: The stack the findings are about.
+        findings: Problems at field paths of the resolved stack.
+        shown: The stack file's path as the user gave it.
+    """
+    data, positions = parse(resolved.path.read_text(encoding="utf-8"), shown)
+    data = _select_environment(data, positions, resolved.runtime.env, shown)
+    problems = [_at(f.loc, f.message, f.hint, data, positions, shown) for f in findings]
+    return sorted(problems, key=lambda p: (p.line, p.column))
 
 
 def _select_environment(
