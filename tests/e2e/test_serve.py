@@ -178,6 +178,85 @@ def test_bad_requests_get_clear_errors_and_no_traces(
     assert logged["error"].str.contains("tenure").any()
 
 
+def test_hostile_requests_answer_4xx_not_500(
+    trained: Project, rows: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, items 1 and 3: what answered 500 (or was logged as an internal error) before."""
+    import gzip
+    import socket
+
+    config = _config(trained, log=None, max_request_bytes=20_000)
+    record = json.loads(rows.head(1).to_json(orient="records"))[0]
+    plain = json.dumps({"dataframe_records": [record]}).encode()
+    header = ",".join(record)
+    values = ",".join(str(v) for v in record.values())
+    json_type = {"content-type": "application/json"}
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        cases = [
+            ({"dataframe_records": [{**record, "tenure": 2**63}]}, None, 400, "column 'tenure'"),
+            (f"{header},tenure\n{values},3\n", "text/csv", 400, "names column 'tenure' twice"),
+            (f"{header},\n{values},3\n", "text/csv", 400, "an empty column name"),
+        ]
+        for body, content_type, status, message in cases:
+            if content_type is None:
+                got = http.post("/invocations", json=body)
+            else:
+                got = http.post(
+                    "/invocations", content=body, headers={"content-type": content_type}
+                )
+            assert got.status_code == status, got.text
+            assert message in got.json()["message"]
+
+        # gzip is decoded (and bounded); another encoding is refused, not misread.
+        zipped = http.post(
+            "/invocations",
+            content=gzip.compress(plain),
+            headers={**json_type, "content-encoding": "gzip"},
+        )
+        assert zipped.status_code == 200, zipped.text
+        assert zipped.json() == http.post("/invocations", content=plain, headers=json_type).json()
+        bomb = gzip.compress(b" " * 5_000_000)  # 5 KB that inflate to 5 MB
+        got = http.post(
+            "/invocations", content=bomb, headers={**json_type, "content-encoding": "gzip"}
+        )
+        assert got.status_code == 413, got.text
+        got = http.post(
+            "/invocations", content=plain, headers={**json_type, "content-encoding": "gzip"}
+        )
+        assert got.status_code == 400 and "not valid gzip" in got.json()["message"]
+        got = http.post(
+            "/invocations", content=plain, headers={**json_type, "content-encoding": "br"}
+        )
+        assert got.status_code == 415 and "content encoding 'br'" in got.json()["message"]
+
+        # A request id is echoed only when it is short and plain; others are replaced.
+        echoed = http.post(
+            "/invocations", content=plain, headers={**json_type, "x-request-id": "abc-1.2:3"}
+        )
+        assert echoed.headers["x-request-id"] == "abc-1.2:3"
+        for bad in ("x" * 129, "a b", "<script>"):
+            got = http.post(
+                "/invocations", content=plain, headers={**json_type, "x-request-id": bad}
+            )
+            assert got.status_code == 200
+            assert len(got.headers["x-request-id"]) == 32 and got.headers["x-request-id"] != bad
+
+        # A client that leaves mid-body is no internal error.
+        host, port = url.removeprefix("http://").split(":")
+        caplog.clear()
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(
+                b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                b'content-length: 1000\r\n\r\n{"inputs": '
+            )
+            time.sleep(0.2)
+        time.sleep(0.5)
+        assert http.get("/ping").status_code == 200
+        metrics = http.get("/metrics").text
+    assert "internal error" not in caplog.text and "Traceback" not in caplog.text
+    assert 'code="CLIENT_CLOSED_REQUEST"' in metrics
+
+
 def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> None:
     secret, scoped = "a-token-for-the-ci-job", "a-token-for-another-model"
     tokens = (

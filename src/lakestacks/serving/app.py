@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
+import re
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +26,7 @@ import orjson
 import pyarrow as pa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -34,13 +36,30 @@ from lakestacks.serving.endpoints import Arm, Endpoint, watch
 from lakestacks.serving.inference_log import META_COLUMNS, InferenceLog, LogStats, rows_table
 from lakestacks.serving.metrics import Metrics
 from lakestacks.serving.openapi import openapi
-from lakestacks.serving.protocol import BadRequest, Outputs, parse_body, predictions_json
+from lakestacks.serving.protocol import (
+    BadRequest,
+    Outputs,
+    UnsupportedMediaType,
+    parse_body,
+    predictions_json,
+)
 from lakestacks.serving.security import Denied, RateLimiter, Tokens
 
 __all__ = ["ServingApp"]
 
 log = logging.getLogger("lakestacks.serving")
 JSON = "application/json"
+# A client's x-request-id is copied into every logged row of its request and echoed back, so
+# only a short id of plain characters is kept; any other is replaced by a fresh one.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def _request_id(given: str | None) -> str:
+    return given if given is not None and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before its body arrived: nobody to answer."""
 
 
 @dataclass
@@ -130,7 +149,7 @@ class ServingApp:
     async def invocations(self, request: Request) -> Response:
         """Score a request with one arm of the endpoint; log its rows; answer predictions."""
         start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = _request_id(request.headers.get("x-request-id"))
         name = request.path_params.get("name")
         endpoint = self.endpoints.get(name) if name else self.default
         if endpoint is None:
@@ -156,6 +175,9 @@ class ServingApp:
             )
         except BadRequest as bad:
             return self._failed(endpoint, None, bad.status, bad.code, str(bad), request_id, start)
+        except _ClientGone:
+            # nginx's 499: counted, not logged as an error, and the answer goes nowhere.
+            return self._refused(endpoint, 499, "CLIENT_CLOSED_REQUEST", "", request_id)
         rows = parsed.table.num_rows
         arm = endpoint.pick()
         if self.log is not None and not self.log.reserve(rows):
@@ -199,12 +221,23 @@ class ServingApp:
         if length.isdigit() and int(length) > limit:
             raise too_large
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise _ClientGone from None
+        body = b"".join(chunks)
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return body
+        if encoding not in ("gzip", "x-gzip"):
+            raise UnsupportedMediaType(
+                f"content encoding {encoding!r} is not supported; send gzip or no encoding"
+            )
+        return _gunzip(body, limit, too_large)
 
     def _meta(
         self, request_id: str, endpoint: Endpoint, arm: Arm | None, version: int | None,
@@ -331,6 +364,20 @@ def _error(
         headers["retry-after"] = str(max(1, round(retry_after)))
     body = orjson.dumps({"error_code": code, "message": message, "request_id": request_id})
     return Response(body, status_code=status, media_type=JSON, headers=headers)
+
+
+def _gunzip(body: bytes, limit: int, too_large: Denied) -> bytes:
+    """A gzip body, inflated to at most ``limit`` bytes (a small body can inflate 1000-fold)."""
+    inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflate.decompress(body, limit + 1)
+    except zlib.error as err:
+        raise BadRequest(f"the body is not valid gzip: {err}") from None
+    if len(out) > limit:
+        raise too_large
+    if not inflate.eof:
+        raise BadRequest("the gzip body is cut short")
+    return out
 
 
 def _arrays(outputs: Outputs) -> dict[str, pa.Array]:

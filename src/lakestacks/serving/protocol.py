@@ -187,7 +187,14 @@ def _table(columns: Mapping[str, list[Any]], schema: pa.Schema | None) -> pa.Tab
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-_CONVERT_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError)
+# OverflowError: a JSON integer beyond int64 (orjson reads up to uint64).
+_CONVERT_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    TypeError,
+    OverflowError,
+)
 
 
 def _array(f: pa.Field, values: list[Any]) -> pa.Array:
@@ -241,9 +248,15 @@ def _csv(body: bytes, schema: pa.Schema | None) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         message = str(err).split("\n", 1)[0]
         raise BadRequest(f"the CSV cannot be read: {message}") from None
+    names = table.column_names
+    for i, name in enumerate(names):
+        if not name.strip():
+            raise BadRequest(f"the CSV header has an empty column name (column {i + 1})")
+        if names.index(name) != i:
+            raise BadRequest(f"the CSV header names column {name!r} twice")
     if schema is None:
         return table
-    return _table({n: table[n].to_pylist() for n in table.column_names}, schema)
+    return _table({n: table[n].to_pylist() for n in names}, schema)
 
 
 def as_outputs(result: Any) -> Outputs:

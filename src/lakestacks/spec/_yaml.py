@@ -39,6 +39,75 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 _MARKERS = ("<<<<<<< ", "=======", ">>>>>>> ", "||||||| ")
+# Bounds on what a stack file may expand to. A real stack holds a few hundred values in a few
+# kilobytes; YAML aliases (`&a` ... `*a`) can make a few lines expand to billions of values
+# (an "alias bomb"), and CI runs `stacks validate` on every pull request.
+MAX_BYTES = 1_000_000
+MAX_VALUES = 100_000
+
+
+class _Recursive(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values the document holds with every alias expanded, without expanding them:
+    a composed document shares an aliased node, so each node's size is counted once."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Recursive(node)
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item) for item in node.value)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def _bounded(root: yaml.Node, file: str) -> None:
+    """Refuse a document that refers to itself or expands past ``MAX_VALUES``."""
+    try:
+        total = _expanded_size(root)
+    except _Recursive as err:
+        line, col = _mark(err.node)
+        raise StackError(
+            [
+                Problem(
+                    file,
+                    line,
+                    col,
+                    "",
+                    "a YAML alias refers to the value that contains it",
+                    "write the value out instead of an alias (*name) to its own anchor",
+                )
+            ]
+        ) from None
+    if total > MAX_VALUES:
+        raise StackError(
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"the stack expands to {total:,} values through YAML aliases (at most "
+                    f"{MAX_VALUES:,})",
+                    "write the repeated parts out, or use fewer nested aliases (*name)",
+                )
+            ]
+        )
 
 
 def _no_conflict_markers(text: str, file: str) -> None:
@@ -65,6 +134,19 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
     Raises:
         StackError: on a syntax error, a duplicate key or a non-string key.
     """
+    if len(text) > MAX_BYTES:
+        raise StackError(
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    "",
+                    f"the stack file is {len(text):,} characters (at most {MAX_BYTES:,})",
+                    "keep data out of the stack: point a source at a file instead",
+                )
+            ]
+        )
     _no_conflict_markers(text, file)
     loader = yaml.SafeLoader(text)
     positions = Positions()
@@ -111,6 +193,8 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
 
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _bounded(root, file)
         data = None if root is None else build(root, ())
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -130,6 +214,19 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
         ) from None
     except yaml.YAMLError as err:
         raise StackError([Problem(file, 0, 0, "", f"YAML error: {err}", "fix the YAML")]) from None
+    except RecursionError:
+        raise StackError(
+            [
+                Problem(
+                    file,
+                    0,
+                    0,
+                    "",
+                    "the YAML is nested too deeply to read",
+                    "a stack needs a few levels of nesting; flatten the deepest part",
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     if problems:
