@@ -287,6 +287,13 @@ def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> 
         time.sleep(0.7)  # the bucket refills at 3 a second
         assert http.post("/invocations", json=body, headers=auth).status_code == 200
         assert http.get("/version", headers=auth).status_code == 200
+        # The OpenAPI document names endpoints and columns: behind the token too (issue 16.5).
+        assert http.get("/openapi.json").status_code == 401
+        assert http.get("/openapi.json", headers=auth).status_code == 200
+    public = dataclasses.replace(config, public_openapi=True)
+    with running(public) as (url, _), httpx.Client(base_url=url) as http:
+        assert http.get("/openapi.json").status_code == 200
+        assert http.get("/metrics").status_code == 401
 
 
 def test_traffic_split_records_the_arm(

@@ -329,6 +329,8 @@ class ServingApp:
 
     async def openapi(self, request: Request) -> Response:
         """The OpenAPI 3.1 spec, with each endpoint's input columns from its signature."""
+        if not self.config.public_openapi and (refused := self._guard(request)) is not None:
+            return refused
         return Response(orjson.dumps(openapi(list(self.endpoints.values()))), media_type=JSON)
 
     def _guard(self, request: Request) -> Response | None:

@@ -87,6 +87,7 @@ class ServeConfig:
     log: LogConfig | None = None
     max_batch_rows: int = 4096
     env: str = "dev"
+    public_openapi: bool = False  # /openapi.json without a token when auth is on
 
 
 def token_digest(token: str) -> bytes:
@@ -207,4 +208,5 @@ def build_config(
         poll_seconds=poll_seconds or serving.poll_seconds,
         log=log,
         env=resolved.runtime.env,
+        public_openapi=bool(serving.auth and serving.auth.public_openapi),
     )

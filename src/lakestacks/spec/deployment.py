@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_serializer, model_validator
 
 from lakestacks.spec._base import Name, SpecModel
 
@@ -31,7 +31,11 @@ class ServingToken(SpecModel):
 
     name: str = Field(min_length=1, max_length=64, description="Who holds it, e.g. 'ci'.")
     token: str | None = Field(
-        None, min_length=16, description="The token, e.g. '${CHURN_TOKEN}'; hashed at start."
+        None,
+        min_length=16,
+        repr=False,
+        json_schema_extra={"writeOnly": True},  # a secret: never printed (see the loader)
+        description="The token, e.g. '${CHURN_TOKEN}'; hashed at start.",
     )
     sha256: str | None = Field(
         None,
@@ -45,6 +49,11 @@ class ServingToken(SpecModel):
         None, gt=0, description="Requests per second for this token; overrides serving's."
     )
 
+    @field_serializer("token", when_used="json")
+    def _shown_token(self, value: str | None) -> str | None:
+        # `stacks validate --show` and --json print the resolved stack.
+        return None if value is None else "***"
+
     @model_validator(mode="after")
     def _one_secret(self) -> ServingToken:
         if (self.token is None) == (self.sha256 is None):
@@ -53,10 +62,15 @@ class ServingToken(SpecModel):
 
 
 class ServingAuth(SpecModel):
-    """Bearer-token auth for the scoring routes, /version and /metrics."""
+    """Bearer-token auth for the scoring routes, /version, /metrics and /openapi.json."""
 
     tokens: list[ServingToken] = Field(
         min_length=1, description="The tokens; STACKS_SERVE_TOKENS adds more (comma-separated)."
+    )
+    public_openapi: bool = Field(
+        False,
+        description="Serve /openapi.json without a token; it names the endpoints and their "
+        "input columns, which 404s hide from callers without one.",
     )
 
 

@@ -425,7 +425,12 @@ def _from_pydantic(
     message = str(err["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         message = "does not have the required form"
-    got = _short(err.get("input"))
+    secret = bool(
+        info
+        and isinstance(info.json_schema_extra, dict)
+        and info.json_schema_extra.get("writeOnly")
+    )
+    got = "***" if secret else _short(err.get("input"))
     if got not in message and not (kind == "value_error" and "got" in message):
         message = f"{message} (got {got})"
     hint = f"expected: {info.description}" if info and info.description else "see `stacks schema`"

@@ -148,6 +148,7 @@ class Webhook(SpecModel):
     secret: Annotated[str | None, BeforeValidator(_text)] = Field(
         None,
         repr=False,
+        json_schema_extra={"writeOnly": True},
         description="Key of the HMAC-SHA256 signature header; write '${ENV_VAR}', never the "
         "secret itself. Empty or unset sends unsigned requests.",
     )
