@@ -736,6 +736,7 @@ def serve(
     poll_seconds: float | None = None,
     on_ready: Callable[[str, dict[str, Any]], None] | None = None,
     on_event: Callable[[str], None] | None = None,
+    graceful_seconds: float | None = None,
 ) -> ServeSummary:
     """Serve the stack's model (or ``models``) over REST until SIGINT or SIGTERM.
 
@@ -745,6 +746,7 @@ def serve(
         host, port, poll_seconds: Override ``deployment.serving``'s; port 0 picks a free one.
         on_ready: Called with the URL and what is served once the server answers.
         on_event: Called with a line for each hot swap.
+        graceful_seconds: Override ``serving.limits.graceful_seconds``.
 
     Example:
         >>> api.serve("stacks/quickstart.yaml", port=8080)  # doctest: +SKIP
@@ -752,7 +754,7 @@ def serve(
     from lakestacks.serving import build_config
     from lakestacks.serving import serve as run_server
 
-    config = build_config(_load(path, env), models, host, port, poll_seconds)
+    config = build_config(_load(path, env), models, host, port, poll_seconds, graceful_seconds)
     return run_server(config, on_ready, on_event)
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -257,6 +258,58 @@ def test_hostile_requests_answer_4xx_not_500(
     assert 'code="CLIENT_CLOSED_REQUEST"' in metrics
 
 
+def test_slow_and_greedy_clients_are_bounded(trained: Project) -> None:
+    """Issue 16, items 1 and 2: silent connections, slow headers and bodies are closed with a
+    408, oversized headers get 431, and past the connection cap requests get 503, not a hang;
+    `/ping` answers throughout."""
+    import socket
+
+    from lakestacks.spec.deployment import ServingLimits
+
+    limits = ServingLimits(
+        header_seconds=1.0, body_seconds=1.0, max_header_bytes=4096, max_connections=6
+    )
+    config = _config(trained, log=None, limits=limits)
+
+    def read_all(sock: socket.socket) -> bytes:
+        sock.settimeout(10)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        host, port = url.removeprefix("http://").split(":")
+        address = (host, int(port))
+        silent = socket.create_connection(address)
+        slow_headers = socket.create_connection(address)
+        slow_headers.sendall(b"POST /invocations HTTP/1.1\r\nhost: x\r\n")
+        slow_body = socket.create_connection(address)
+        slow_body.sendall(
+            b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b'content-length: 1000\r\n\r\n{"inputs": '
+        )
+        assert http.get("/ping").status_code == 200
+        for sock in (silent, slow_headers, slow_body):
+            answer = read_all(sock)  # the server closes it: recv returns b"" at the end
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+            sock.close()
+
+        big = http.get("/ping", headers={"x-padding": "x" * 5000})
+        assert big.status_code == 431 and big.json()["error_code"] == "HEADERS_TOO_LARGE"
+
+        held = [socket.create_connection(address) for _ in range(6)]
+        try:
+            time.sleep(0.2)
+            with httpx.Client(base_url=url) as fresh:
+                assert fresh.get("/ping").status_code == 503
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.3)
+        assert http.get("/ping").status_code == 200
+
+
 def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> None:
     secret, scoped = "a-token-for-the-ci-job", "a-token-for-another-model"
     tokens = (
@@ -411,7 +464,7 @@ def test_cli_graceful_shutdown_writes_every_request(trained: Project, rows: pd.D
     trained.set("deployment.serving.log", {"flush_seconds": 60, "flush_rows": 100_000})
     table = trained.lake / "main/churn/inference_log"
     before = len(read_table(str(table)).to_pandas()) if table_exists(str(table)) else 0
-    proc, ready = _start(trained)
+    proc, ready = _start(trained, "--graceful-timeout", "4")
     try:
         assert (
             ready["event"] == "ready"
@@ -433,11 +486,23 @@ def test_cli_graceful_shutdown_writes_every_request(trained: Project, rows: pd.D
             w.start()
         for w in workers:
             w.join()
+        # An upload that stalls halfway must not hold the shutdown (issue 16, item 2).
+        host, port = ready["url"].removeprefix("http://").split(":")
+        stalled = socket.create_connection((host, int(port)))
+        stalled.sendall(
+            b"POST /invocations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b'content-length: 5000\r\n\r\n{"inputs": '
+        )
+        time.sleep(0.3)
+        stopping = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - stopping
+        stalled.close()
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert took < 15, f"shutdown took {took:.1f} s with --graceful-timeout 4"
     assert proc.returncode == 0, err
     assert err == "" and "Traceback" not in out
     summary = json.loads(out)

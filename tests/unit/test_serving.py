@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -158,6 +159,29 @@ def test_log_reserves_room_and_writes_at_close(tmp_path: Path) -> None:
     stats = log.close()
     assert written == [6] and stats.rows_written == 6 and stats.waiting == 0
     assert not log.reserve(1)  # closed
+
+
+def test_log_is_bounded_in_bytes_and_flushes_on_request(tmp_path: Path) -> None:
+    """Issue 16, items 1 and 2: wide rows fill the queue's bytes before its rows; a shutdown
+    asks for a write at once instead of at the next interval."""
+    written: list[int] = []
+    wide = rows_table(pa.table({"x": ["y" * 10_000] * 2}), None, {"status": 200}, 2)
+    config = _log(tmp_path, queue_rows=1_000, queue_bytes=wide.nbytes + 1)
+    log = InferenceLog(config, lambda path, table: written.append(table.num_rows) or 0)
+    log.start()
+    assert log.reserve(2)
+    log.put(wide, 2)
+    assert log.reserve(2)  # under the byte bound still
+    log.put(wide, 2)
+    assert not log.reserve(1)  # over it: 503, although 996 rows of room are left
+    log.flush_now()  # flush_seconds is 60: only the request writes now
+    deadline = time.monotonic() + 10
+    while not written and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert written == [4]
+    assert log.reserve(1)  # written, so the bytes are free again
+    log.release(1)
+    log.close()
 
 
 def test_log_retries_a_failed_write_and_spills_at_close(tmp_path: Path) -> None:

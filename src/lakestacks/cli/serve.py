@@ -77,6 +77,14 @@ def serve(
     poll: Annotated[
         float | None, typer.Option(help="Seconds between alias checks for a hot swap.")
     ] = None,
+    graceful_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--graceful-timeout",
+            help="Seconds requests in flight may take after SIGTERM (default 20).",
+            min=0.1,
+        ),
+    ] = None,
     hash_token: Annotated[
         bool,
         typer.Option("--hash-token", help="Read a token on stdin, print its SHA-256, exit."),
@@ -98,6 +106,7 @@ def serve(
         poll_seconds=poll,
         on_ready=_ready(as_json),
         on_event=_event(as_json),
+        graceful_seconds=graceful_timeout,
     )
     log = summary.log
     if as_json:  # one event per line, like the ready and swap events

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lakestacks.catalog import parse_model_ref
 from lakestacks.errors import UserError
 from lakestacks.registry import CHAMPION
 from lakestacks.spec import ResolvedStack
-from lakestacks.spec.deployment import ServingSpec
+from lakestacks.spec.deployment import ServingLimits, ServingSpec
 
 __all__ = [
     "ArmConfig",
@@ -69,6 +69,7 @@ class LogConfig:
     queue_rows: int
     flush_rows: int
     flush_seconds: float
+    queue_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ServeConfig:
     max_batch_rows: int = 4096
     env: str = "dev"
     public_openapi: bool = False  # /openapi.json without a token when auth is on
+    limits: ServingLimits = field(default_factory=ServingLimits)
 
 
 def token_digest(token: str) -> bytes:
@@ -173,6 +175,7 @@ def build_config(
     host: str | None = None,
     port: int | None = None,
     poll_seconds: float | None = None,
+    graceful_seconds: float | None = None,
 ) -> ServeConfig:
     """The server's configuration from the stack's ``deployment.serving`` and ``--model`` refs.
 
@@ -195,7 +198,11 @@ def build_config(
             serving.log.queue_rows,
             serving.log.flush_rows,
             serving.log.flush_seconds,
+            serving.log.queue_bytes,
         )
+    limits = serving.limits
+    if graceful_seconds is not None:
+        limits = limits.model_copy(update={"graceful_seconds": graceful_seconds})
     return ServeConfig(
         endpoints=_endpoints(resolved, models),
         host=host or serving.host,
@@ -209,4 +216,5 @@ def build_config(
         log=log,
         env=resolved.runtime.env,
         public_openapi=bool(serving.auth and serving.auth.public_openapi),
+        limits=limits,
     )

@@ -82,8 +82,10 @@ class InferenceLog:
         self._lock = threading.Condition()
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._reserved = 0
         self._closing = False
+        self._flush_requested = False
         self._thread: threading.Thread | None = None
         self.rows_written = 0
         self.writes = 0
@@ -102,9 +104,14 @@ class InferenceLog:
         self._thread.start()
 
     def reserve(self, rows: int) -> bool:
-        """Hold room for ``rows``; False when the queue is full (answer 503)."""
+        """Hold room for ``rows``; False when the queue is full, in rows or in bytes (answer
+        503): a request's rows are bounded by the body limit, so the bytes stay bounded too."""
         with self._lock:
-            if self._closing or self.waiting + rows > self.config.queue_rows:
+            if (
+                self._closing
+                or self.waiting + rows > self.config.queue_rows
+                or self._pending_bytes >= self.config.queue_bytes
+            ):
                 return False
             self._reserved += rows
             return True
@@ -120,8 +127,15 @@ class InferenceLog:
             self._reserved -= reserved
             self._pending.append(table)
             self._pending_rows += table.num_rows
+            self._pending_bytes += table.nbytes
             if self._pending_rows >= self.config.flush_rows:
                 self._lock.notify()
+
+    def flush_now(self) -> None:
+        """Write what is queued now, not at the next interval (a shutdown has begun)."""
+        with self._lock:
+            self._flush_requested = True
+            self._lock.notify()
 
     def close(self) -> LogStats:
         """Write everything queued, then stop the writer (graceful shutdown)."""
@@ -151,11 +165,13 @@ class InferenceLog:
                 deadline = time.monotonic() + max(self.config.flush_seconds, retry)
                 while (
                     not self._closing
+                    and not self._flush_requested
                     and self._pending_rows < self.config.flush_rows
                     and (remaining := deadline - time.monotonic()) > 0
                 ):
                     self._lock.wait(remaining)
                 closing = self._closing
+                self._flush_requested = False
                 batch, self._pending = self._pending, []
             ok = self._flush(batch) if batch else True
             retry = 0.0 if ok else min(max(retry * 2, 0.5), 30.0)
@@ -181,6 +197,7 @@ class InferenceLog:
             return False
         with self._lock:
             self._pending_rows -= table.num_rows
+            self._pending_bytes -= sum(t.nbytes for t in batch)
         self.rows_written += table.num_rows
         self.writes += 1
         return True
@@ -188,7 +205,7 @@ class InferenceLog:
     def _spill(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
-            self._pending_rows = 0
+            self._pending_rows = self._pending_bytes = 0
         if not batch:
             return
         table = pa.concat_tables(batch, promote_options="permissive")

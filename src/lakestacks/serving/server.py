@@ -57,10 +57,33 @@ def build(config: ServeConfig, on_event: Callable[[str], None] | None = None) ->
     return ServingApp(config, endpoints, log, on_event)
 
 
+def _connection_cap(wanted: int) -> int:
+    """``wanted``, lowered to fit the open-file limit (raised to its hard maximum first): past
+    the cap new requests get 503, while past the file limit nobody gets in at all."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or hard > soft):
+            target = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+    except ImportError:  # not POSIX
+        return wanted
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - 128))  # room for the model, Delta and the log
+
+
 def _uvicorn(app: ServingApp, ready: Callable[[], None]) -> Any:
     import importlib.util
 
     import uvicorn
+
+    from lakestacks.serving._http import bounded_protocol
+
+    limits = app.config.limits
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -74,17 +97,23 @@ def _uvicorn(app: ServingApp, ready: Callable[[], None]) -> Any:
             if self.should_exit and sig == signal.SIGINT:
                 self.force_exit = True
             self.should_exit = True
+            if app.log is not None:
+                app.log.flush_now()  # what was answered is written before slow requests end
 
     has = importlib.util.find_spec
     config = uvicorn.Config(
         app.asgi,
         loop="uvloop" if has("uvloop") else "asyncio",
-        http="httptools" if has("httptools") else "h11",
+        # h11 bounds headers itself but has no read timeouts: httptools is a dependency.
+        http=bounded_protocol(limits) if has("httptools") else "h11",
+        h11_max_incomplete_event_size=limits.max_header_bytes,
         lifespan="on",
         log_level="warning",
         access_log=False,
         server_header=False,
-        timeout_graceful_shutdown=30,
+        timeout_keep_alive=max(1, round(limits.idle_seconds)),
+        timeout_graceful_shutdown=max(1, round(limits.graceful_seconds)),
+        limit_concurrency=_connection_cap(limits.max_connections),
     )
     return _Server(config)
 

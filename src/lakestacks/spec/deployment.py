@@ -13,6 +13,7 @@ __all__ = [
     "DeploymentSection",
     "InferenceLogSpec",
     "ServingAuth",
+    "ServingLimits",
     "ServingSpec",
     "ServingToken",
 ]
@@ -80,8 +81,48 @@ class InferenceLogSpec(SpecModel):
     queue_rows: int = Field(
         100_000, ge=1, description="Rows held before requests get 503 (nothing is dropped)."
     )
+    queue_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024,
+        description="Bytes held before requests get 503: wide rows fill memory before "
+        "queue_rows does.",
+    )
     flush_rows: int = Field(5_000, ge=1, description="Write when this many rows wait.")
     flush_seconds: float = Field(2.0, gt=0, description="Write at least this often.")
+
+
+class ServingLimits(SpecModel):
+    """Timeouts and caps, so that slow or hostile clients cannot starve the others."""
+
+    idle_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Close a keep-alive connection idle this long."
+    )
+    header_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="A request's line and headers must arrive within this (408 otherwise); "
+        "also how long a new connection may stay silent.",
+    )
+    body_seconds: float = Field(
+        30.0, gt=0, le=3600, description="A request's body must arrive within this (408)."
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1024, le=1_048_576, description="Larger request lines and headers get 431."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Open connections (and requests in flight) before new requests get 503; "
+        "lowered to fit the process's open-file limit.",
+    )
+    graceful_seconds: float = Field(
+        20.0,
+        gt=0,
+        le=3600,
+        description="On SIGTERM, how long requests in flight may take to finish; below an "
+        "orchestrator's usual 30 s grace period, so the log is written before a SIGKILL.",
+    )
 
 
 class ServingSpec(SpecModel):
@@ -107,6 +148,9 @@ class ServingSpec(SpecModel):
     )
     log: InferenceLogSpec = Field(
         default_factory=InferenceLogSpec, description="Inference-table batching."
+    )
+    limits: ServingLimits = Field(
+        default_factory=ServingLimits, description="Connection timeouts and caps."
     )
 
     @model_validator(mode="after")
