@@ -348,7 +348,11 @@ def test_data_docs_page(
     assert "tenure" in text and "charges" in text
     assert "missing column 'nope'" in text
     assert list(cwd.iterdir()) == []  # no gx/ folder or anything else in the working directory
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [path]
+    # The page, its index and the assets it links, all in the data-docs folder.
+    static = ["static-assets/images/favicon.ico", "static-assets/images/logo-long.png",
+              "static-assets/lakestacks.css", "static-assets/lakestacks.js"]  # fmt: skip
+    written = sorted(str(p.relative_to(docs)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted([str(path.relative_to(docs)), "index.html", *static])
     assert not Path("gx").exists() and os.getcwd() == str(cwd)
 
 

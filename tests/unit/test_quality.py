@@ -556,16 +556,17 @@ def test_pages_are_drawn_in_line_when_gx_is_already_here(
     def no_fork() -> int:
         raise AssertionError("os.fork() called")
 
-    def draw(report: ValidationReport, directory: str | Path) -> Path:
+    def draw(reports: list[ValidationReport], directory: str | Path) -> list[Path]:
+        [report] = reports
         if report.table == "bad":
             raise OSError("disk full")
         path = docs.page_path(report, directory)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("<html></html>")
-        return path
+        return [path]
 
     monkeypatch.setattr(os, "fork", no_fork)
-    monkeypatch.setattr(docs, "write_data_docs", draw)
+    monkeypatch.setattr(docs, "_write_pages", draw)
     suite = Suite(checks=[{"expect": "column_values_to_be_unique", "column": "id"}])
     assert docs.prepare_data_docs() is False
     [page] = docs.start_data_docs([validate("good", people, suite)], tmp_path)

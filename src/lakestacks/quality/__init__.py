@@ -12,6 +12,7 @@ from __future__ import annotations
 from lakestacks.quality._arrow import NATIVE
 from lakestacks.quality._validate import validate
 from lakestacks.quality.docs import (
+    index_path,
     prepare_data_docs,
     start_data_docs,
     wait_for_data_docs,
@@ -24,6 +25,7 @@ __all__ = [
     "VALIDATIONS_SCHEMA",
     "CheckResult",
     "ValidationReport",
+    "index_path",
     "prepare_data_docs",
     "report_rows",
     "start_data_docs",

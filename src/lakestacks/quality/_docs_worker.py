@@ -75,13 +75,12 @@ def _draw(file: Path, broken: str | None) -> str | None:
         file.unlink(missing_ok=True)
     if broken is not None:
         return broken
-    from lakestacks.quality.docs import write_data_docs
+    from lakestacks.quality.docs import _write_pages
 
     try:
         # Our parent wrote this file (mkstemp: its own, mode 0600) a moment ago.
         directory, reports = pickle.loads(data)  # noqa: S301
-        for report in reports:
-            write_data_docs(report, directory)
+        _write_pages(reports, directory)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -8,6 +8,7 @@ network) over a pandas batch of the Arrow table, with GX's progress bars off.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from lakestacks.spec.expectations import class_name
 if TYPE_CHECKING:
     from lakestacks.quality.report import ValidationReport
 
-__all__ = ["GxRun", "render_html", "run_checks"]
+__all__ = ["GxRun", "render_html", "run_checks", "static_folder"]
 
 GxRun = tuple[CheckResult, Any]  # the result and, for a failed row-level check, its mask
 
@@ -278,6 +279,11 @@ def render_html(report: ValidationReport) -> str:
     document = ValidationResultsPageRenderer().render(validation)
     view: Any = DefaultJinjaPageView()  # untyped render()
     return str(view.render(document))
+
+
+def static_folder() -> Path:
+    """GX's own assets for its pages (logo, favicon), in the installed package."""
+    return Path(_import_gx().__file__ or "").parent / "render" / "view" / "static"
 
 
 def _gx_result(r: CheckResult) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Data-docs pages: Great Expectations' HTML page for every validation.
+"""Data-docs pages: Great Expectations' HTML page for every validation, and their index.
+
+The pages work offline: they link no CDN, only ``static-assets/`` beside them, and ``index.html``
+lists every validation in the folder, newest first (see ``quality._offline``).
 
 Importing ``great_expectations`` only to draw a page costs 2-4 s, more than the rest of a
 quickstart data prep, so pages are drawn by a worker process that imports GX while the run goes
@@ -40,9 +43,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
+from lakestacks.quality._offline import INDEX, install_static, offline_page, write_index
 from lakestacks.quality.report import ValidationReport
 
 __all__ = [
+    "index_path",
     "page_path",
     "prepare_data_docs",
     "start_data_docs",
@@ -108,13 +113,20 @@ def page_path(report: ValidationReport, directory: str | Path) -> Path:
     return Path(directory) / report.table / f"{started:%Y%m%dT%H%M%S}-{report.run_id[:8]}.html"
 
 
+def index_path(directory: str | Path) -> Path:
+    """The data docs' index: ``<directory>/index.html``, every validation's page, newest first."""
+    return Path(directory) / INDEX
+
+
 def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
     """Render a validation as a Great Expectations data-docs page, now, in this process.
 
     The page is GX's own (its ``ValidationResultsPageRenderer`` and ``DefaultJinjaPageView``),
-    built from the report's results whichever engine computed them. Nothing is written outside
-    ``directory`` and nothing is fetched (the page links GX's CSS and scripts from CDNs, as GX's
-    own pages do, for the browser to load). The page appears whole or not at all.
+    built from the report's results whichever engine computed them, and made to work offline:
+    it links nothing remote (GX's CDN scripts and stylesheets are dropped), only the assets
+    in ``<directory>/static-assets`` (written here too). ``<directory>/index.html`` is then rebuilt
+    from the pages on disk (see :func:`index_path`). Nothing is written outside ``directory``
+    and nothing is fetched. The page appears whole or not at all.
 
     Args:
         report: The validation to render.
@@ -127,19 +139,33 @@ def write_data_docs(report: ValidationReport, directory: str | Path) -> Path:
         >>> write_data_docs(report, ".lake/_reports/data_docs")  # doctest: +SKIP
         PosixPath('.lake/_reports/data_docs/features/20250101T120000-5c1d0e2a.html')
     """
-    from lakestacks.quality._gx import render_html
-
-    html = render_html(report)
-    path = page_path(report, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_text(html, encoding="utf-8")
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)  # a full disk, a file-size limit: no half page left
-        raise
+    [path] = _write_pages([report], directory)
     return path
+
+
+def _write_pages(reports: Sequence[ValidationReport], directory: str | Path) -> list[Path]:
+    """Write the reports' pages, then (when any was written) their assets and the index."""
+    from lakestacks.quality._gx import render_html, static_folder
+
+    written: list[Path] = []
+    try:
+        for report in reports:
+            html = offline_page(render_html(report), report)
+            path = page_path(report, directory)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            try:
+                partial.write_text(html, encoding="utf-8")
+                partial.replace(path)
+            except BaseException:
+                partial.unlink(missing_ok=True)  # a full disk, a file-size limit: no half page
+                raise
+            written.append(path)
+    finally:
+        if written:  # those written link the assets and belong in the index, whatever failed
+            install_static(Path(directory), static_folder())
+            write_index(Path(directory))
+    return written
 
 
 def prepare_data_docs() -> bool:
@@ -371,8 +397,7 @@ def _last_words(log: IO[bytes]) -> str:
 def _draw_here(reports: Sequence[ValidationReport], directory: str | Path) -> str | None:
     """Draw pages in this process; why not, if one failed."""
     try:
-        for report in reports:
-            write_data_docs(report, directory)
+        _write_pages(reports, directory)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from lakestacks.data.tables import table_exists, table_info
@@ -11,6 +12,7 @@ from lakestacks.flows.data_prep import DataPrepResult, data_prep
 from lakestacks.flows.pipeline import PipelineResult
 from lakestacks.flows.resume import source_fingerprints
 from lakestacks.flows.stage import BaseStage, Summary, SummaryTable
+from lakestacks.quality import index_path
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec.checks import split_table
 from lakestacks.spec.plan import PlanStep, describe_source
@@ -85,6 +87,8 @@ class DataPrep(BaseStage):
             table.rows.append((name, "", f"{rows:,}", "quarantined rows"))
         out: Summary = [table]
         out.extend(f"data docs: {page}" for page in result.docs)
+        if result.docs:  # <folder>/<table>/<page>.html: every validation is in the folder's index
+            out.append(f"data docs index: {index_path(Path(result.docs[0]).parents[1])}")
         if result.split:
             counts = ", ".join(f"{k} {v:,}" for k, v in result.split["counts"].items())
             out.append(f"split {result.split['table']} by {result.split['by']}: {counts}")
