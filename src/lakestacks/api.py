@@ -60,6 +60,7 @@ __all__ = [
     "load_stack",
     "models",
     "plan",
+    "recover_inference_log",
     "reject",
     "resolved_document",
     "rollback",
@@ -756,6 +757,25 @@ def serve(
 
     config = build_config(_load(path, env), models, host, port, poll_seconds, graceful_seconds)
     return run_server(config, on_ready, on_event)
+
+
+def recover_inference_log(
+    path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV
+) -> tuple[str, int]:
+    """Write what crashed servers left in the inference table's write-ahead log; returns the
+    table's name and the rows written (``stacks serve --recover``).
+
+    Example:
+        >>> api.recover_inference_log("stacks/quickstart.yaml")  # doctest: +SKIP
+        ('main.churn.inference_log', 0)
+    """
+    from lakestacks.serving import build_config
+    from lakestacks.serving.inference_log import recover
+
+    config = build_config(_load(path, env))
+    if config.log is None:
+        raise UserError("the stack serves without an inference table: nothing to recover")
+    return config.log.table, recover(config.log)
 
 
 def hash_token(token: str) -> str:

@@ -42,6 +42,8 @@ def _ready(as_json: bool) -> Any:
                 f"[bold]{name}[/]: {shares}  POST {url}/serving-endpoints/{name}/invocations"
             )
         table = served["inference_table"] or "off"
+        if served.get("recovered_rows"):
+            table += f" ({served['recovered_rows']:,} rows a stopped server left were written)"
         console.print(f"serving at [bold]{url}[/] (POST /invocations); inference table: {table}")
         console.print("Ctrl+C stops; requests in flight finish and the inference table is written")
 
@@ -85,6 +87,14 @@ def serve(
             min=0.1,
         ),
     ] = None,
+    recover: Annotated[
+        bool,
+        typer.Option(
+            "--recover",
+            help="Write the rows crashed servers left in the write-ahead log to the inference "
+            "table, then exit (a server does this itself when it starts).",
+        ),
+    ] = False,
     hash_token: Annotated[
         bool,
         typer.Option("--hash-token", help="Read a token on stdin, print its SHA-256, exit."),
@@ -96,6 +106,13 @@ def serve(
 
     if hash_token:
         print(api.hash_token(sys.stdin.readline().strip()))  # noqa: T201
+        return
+    if recover:
+        name, rows = api.recover_inference_log(stack, env=env)
+        if as_json:
+            _line({"event": "recovered", "inference_table": name, "rows": rows})
+        else:
+            typer.echo(f"{name}: {rows:,} rows recovered from the write-ahead log")
         return
     summary = api.serve(
         stack,

@@ -174,7 +174,9 @@ class ServingApp:
                 endpoint, denied.status, denied.code, str(denied), request_id, denied.retry_after
             )
         except BadRequest as bad:
-            return self._failed(endpoint, None, bad.status, bad.code, str(bad), request_id, start)
+            return await self._failed(
+                endpoint, None, bad.status, bad.code, str(bad), request_id, start
+            )
         except _ClientGone:
             # nginx's 499: counted, not logged as an error, and the answer goes nowhere.
             return self._refused(endpoint, 499, "CLIENT_CLOSED_REQUEST", "", request_id)
@@ -187,7 +189,7 @@ class ServingApp:
         except Exception:
             if self.log is not None:
                 self.log.release(rows)
-            return self._failed(
+            return await self._failed(
                 endpoint,
                 arm,
                 500,
@@ -199,7 +201,11 @@ class ServingApp:
         latency = time.perf_counter() - start
         if self.log is not None:
             meta = self._meta(request_id, endpoint, arm, scored.version, 200, None, latency)
-            self.log.put(rows_table(parsed.table, _arrays(scored.outputs), meta, rows), rows)
+            durable = self.log.put(
+                rows_table(parsed.table, _arrays(scored.outputs), meta, rows), rows
+            )
+            if durable is not None:
+                await durable  # on disk before the answer leaves (durability: wal)
         self.metrics.requests.labels(endpoint.name, arm.name, "200").inc()
         self.metrics.latency.labels(endpoint.name).observe(latency)
         self.metrics.rows.labels(endpoint.name).inc(rows)
@@ -255,7 +261,7 @@ class ServingApp:
             "timestamp": datetime.now(UTC),
         }
 
-    def _failed(
+    async def _failed(
         self, endpoint: Endpoint, arm: Arm | None, status: int, code: str, message: str,
         request_id: str, start: float,
     ) -> Response:  # fmt: skip
@@ -267,7 +273,9 @@ class ServingApp:
             meta = self._meta(
                 request_id, endpoint, arm, version, status, message, time.perf_counter() - start
             )
-            self.log.put(rows_table(None, None, meta, 1), 1)
+            durable = self.log.put(rows_table(None, None, meta, 1), 1)
+            if durable is not None:
+                await durable
         self.metrics.requests.labels(endpoint.name, arm.name if arm else "", str(status)).inc()
         return self._refused(endpoint, status, code, message, request_id)
 
@@ -315,6 +323,7 @@ class ServingApp:
                 for e in self.endpoints.values()
             },
             "inference_table": self.config.log.table if self.config.log else None,
+            "recovered_rows": self.log.recovered if self.log is not None else 0,
         }
 
     async def render_metrics(self, request: Request) -> Response:

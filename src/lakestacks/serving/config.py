@@ -70,6 +70,8 @@ class LogConfig:
     flush_rows: int
     flush_seconds: float
     queue_bytes: int = 256 * 1024 * 1024
+    durability: str = "wal"  # or "buffered"
+    wal_dir: str | None = None  # default: beside a local table (see inference_log.wal_root)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ def build_config(
             serving.log.flush_rows,
             serving.log.flush_seconds,
             serving.log.queue_bytes,
+            serving.log.durability,
+            serving.log.wal_dir,
         )
     limits = serving.limits
     if graceful_seconds is not None:

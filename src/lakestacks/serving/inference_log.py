@@ -3,16 +3,23 @@
 Requests reserve room in a bounded queue before they are scored; a full queue answers
 503, so a response is never sent for a row that cannot be logged. A writer thread appends
 what waits when enough rows wait, when enough time has passed, and at close. A failed
-write keeps its rows and is retried; what still cannot be written at close is saved to a
-Parquet file beside the table, and said so, rather than lost.
+write keeps its rows and is retried. With ``durability: wal`` (the default) a request's rows
+are in a fsync'd write-ahead file before it is answered, and what a crash or a failed last
+write leaves there is replayed at the next start (``wal``); with ``buffered`` what still
+cannot be written at close is saved to a Parquet file beside the table, and a crash loses
+the rows of the last ``flush_seconds``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +29,9 @@ import pyarrow.parquet as pq
 
 from lakestacks.data.tables import write_table
 from lakestacks.serving.config import LogConfig
+from lakestacks.serving.wal import WriteAheadLog, replay_orphans
 
-__all__ = ["META_COLUMNS", "InferenceLog", "LogStats", "rows_table"]
+__all__ = ["META_COLUMNS", "InferenceLog", "LogStats", "recover", "rows_table", "wal_root"]
 
 log = logging.getLogger("lakestacks.serving")
 
@@ -69,6 +77,28 @@ class LogStats:
     waiting: int
     failed_writes: int
     spilled: str | None
+    recovered: int = 0  # rows a crashed server left in the write-ahead log, written at start
+    durability: str = "buffered"
+
+
+def wal_root(config: LogConfig) -> Path:
+    """Where the servers of an inference table keep their write-ahead folders: beside a local
+    table, else under the user's state folder (an object store cannot fsync)."""
+    if config.wal_dir:
+        return Path(config.wal_dir)
+    if "://" not in config.path:
+        path = Path(config.path)
+        return path.parent / f"_{path.name}_wal"
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(config.path.encode()).hexdigest()[:16]
+    return state / "lakestacks" / "wal" / digest
+
+
+def recover(config: LogConfig, write: Callable[[str, pa.Table], int] | None = None) -> int:
+    """Write what crashed servers left in the table's write-ahead folders (``stacks serve
+    --recover``); returns the rows recovered."""
+    append = write or _append
+    return replay_orphans(wal_root(config), lambda table: append(config.path, table))
 
 
 class InferenceLog:
@@ -92,6 +122,10 @@ class InferenceLog:
         self.failed_writes = 0
         self.version: int | None = None
         self.spilled: str | None = None
+        self.recovered = 0
+        self._wal = (
+            WriteAheadLog(wal_root(config), self._enqueue) if config.durability == "wal" else None
+        )
 
     @property
     def waiting(self) -> int:
@@ -99,7 +133,10 @@ class InferenceLog:
         return self._pending_rows + self._reserved
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Replay what a crashed server left, then start the writer (and write-ahead) threads."""
+        if self._wal is not None:
+            self.recovered = recover(self.config, self._write)
+            self._wal.start()
         self._thread = threading.Thread(target=self._run, name="stacks-inference-log", daemon=True)
         self._thread.start()
 
@@ -121,13 +158,24 @@ class InferenceLog:
         with self._lock:
             self._reserved -= rows
 
-    def put(self, table: pa.Table, reserved: int) -> None:
-        """Queue ``table``'s rows, using ``reserved`` rows of reserved room."""
+    def put(self, table: pa.Table, reserved: int) -> asyncio.Future[None] | None:
+        """Queue ``table``'s rows, using ``reserved`` rows of reserved room.
+
+        With a write-ahead log this returns a future (call from the event loop): await it
+        before answering, and the rows survive a crash from then on.
+        """
+        if self._wal is not None:
+            return self._wal.append(table, reserved)
+        self._enqueue([(table, reserved)])
+        return None
+
+    def _enqueue(self, items: Sequence[tuple[pa.Table, int]]) -> None:
         with self._lock:
-            self._reserved -= reserved
-            self._pending.append(table)
-            self._pending_rows += table.num_rows
-            self._pending_bytes += table.nbytes
+            for table, reserved in items:
+                self._reserved -= reserved
+                self._pending.append(table)
+                self._pending_rows += table.num_rows
+                self._pending_bytes += table.nbytes
             if self._pending_rows >= self.config.flush_rows:
                 self._lock.notify()
 
@@ -139,11 +187,15 @@ class InferenceLog:
 
     def close(self) -> LogStats:
         """Write everything queued, then stop the writer (graceful shutdown)."""
+        if self._wal is not None:
+            self._wal.stop()  # what it committed is queued for the table now
         with self._lock:
             self._closing = True
             self._lock.notify()
         if self._thread is not None:
             self._thread.join()
+        if self._wal is not None:
+            self._wal.close(everything_written=self.waiting == 0)
         return self.stats()
 
     def stats(self) -> LogStats:
@@ -156,6 +208,8 @@ class InferenceLog:
             self.waiting,
             self.failed_writes,
             self.spilled,
+            self.recovered,
+            self.config.durability,
         )
 
     def _run(self) -> None:
@@ -170,10 +224,10 @@ class InferenceLog:
                     and (remaining := deadline - time.monotonic()) > 0
                 ):
                     self._lock.wait(remaining)
-                closing = self._closing
-                self._flush_requested = False
-                batch, self._pending = self._pending, []
+            batch, sealed, closing = self._take()
             ok = self._flush(batch) if batch else True
+            if ok and self._wal is not None:
+                self._wal.written(sealed)
             retry = 0.0 if ok else min(max(retry * 2, 0.5), 30.0)
             if not closing:
                 continue
@@ -181,9 +235,33 @@ class InferenceLog:
                 return
             failed_at_close += 1
             if failed_at_close >= 3:
-                self._spill()
+                if self._wal is None:
+                    self._spill()
+                else:  # the rows stay in the write-ahead folder, replayed at the next start
+                    log.error(
+                        "inference table %s could not be written; %d rows stay in %s and are "
+                        "written at the next start (or `stacks serve --recover`)",
+                        self.config.table, self.waiting, self._wal.folder,
+                    )  # fmt: skip
                 return
             time.sleep(retry)
+
+    def _take(self) -> tuple[list[pa.Table], list[Path], bool]:
+        """The queued rows, the write-ahead segments that hold them, and whether closing.
+
+        The segment rotates as the batch is taken (both locks held, so no commit falls
+        between), so the sealed segments hold exactly the rows taken now and those of any
+        earlier failed write, which went back to the queue's front.
+        """
+        with self._wal.lock if self._wal is not None else contextlib.nullcontext(), self._lock:
+            closing = self._closing
+            self._flush_requested = False
+            batch, self._pending = self._pending, []
+            if self._wal is None:
+                return batch, [], closing
+            if batch:
+                self._wal.rotate()
+            return batch, list(self._wal.sealed), closing
 
     def _flush(self, batch: list[pa.Table]) -> bool:
         table = pa.concat_tables(batch, promote_options="permissive")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_serializer, model_validator
 
-from lakestacks.spec._base import Name, SpecModel
+from lakestacks.spec._base import LocalPath, Name, SpecModel
 
 __all__ = [
     "BatchSpec",
@@ -89,6 +89,17 @@ class InferenceLogSpec(SpecModel):
     )
     flush_rows: int = Field(5_000, ge=1, description="Write when this many rows wait.")
     flush_seconds: float = Field(2.0, gt=0, description="Write at least this often.")
+    durability: Literal["wal", "buffered"] = Field(
+        "wal",
+        description="'wal': a request's rows are fsync'd to a local write-ahead file before "
+        "it is answered, and what a crash leaves is written at the next start; 'buffered': "
+        "rows wait in memory, and a crash loses up to flush_seconds of them.",
+    )
+    wal_dir: LocalPath | None = Field(
+        None,
+        description="Where the write-ahead files go; default: beside a local table, else "
+        "~/.local/state/lakestacks/wal.",
+    )
 
 
 class ServingLimits(SpecModel):
