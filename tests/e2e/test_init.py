@@ -9,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from lakestacks import __version__, api
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -24,6 +26,14 @@ CASES = {
     "tabular-classifier": ("github", "custom_model: false\n"),
     "regression": ("gitlab", "custom_model: true\ndescription: House prices.\n"),
 }
+# Each template's quality bound in the base stack, and one no model of its test run reaches.
+UNREACHABLE = {
+    "tabular-classifier": ("{metric: roc_auc, min: 0.7}", "{metric: roc_auc, min: 0.99}"),
+    "regression": ("{metric: r2, min: 0.5}", "{metric: r2, min: 0.99}"),
+}
+ENVS = ("dev", "test", "staging", "prod")
+TORCH_CPU = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+PINNED = f"lakestacks=={__version__}"
 
 
 def stacks(
@@ -49,13 +59,28 @@ def pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def make(tmp: Path, template: str, name: str = "acme-model", ci: str | None = None) -> Path:
+def git(project: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=project, capture_output=True, text=True, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return done.stdout
+
+
+def make(
+    tmp: Path,
+    template: str,
+    name: str = "acme-model",
+    ci: str | None = None,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Path:
     flavour, answers = CASES[template]
     config = tmp / "answers.yaml"
     config.write_text(answers)
     made = stacks(
         "init", name, "--template", template, "--ci", ci or flavour, "--no-input",
-        "--config", str(config), "--json", cwd=tmp,
+        "--config", str(config), "--json", *extra, cwd=tmp, env=env,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert made.stderr == ""
@@ -90,11 +115,98 @@ def test_a_new_project_passes_its_tests_and_its_pipeline_reaches_a_champion(
     assert "failed" in broken.stdout and "test_adds_the_" in broken.stdout
     features.write_text(good)
 
-    ran = stacks(
-        "run", "--env", "test", cwd=project, env={"STACKS_TEST_LAKE": str(tmp_path / "lake")}
-    )
+    # The `test` environment checks that the pipeline works, not the model: a model short of
+    # the production bound still gets through, its failed gate decided and reported.
+    stack = project / "stack.yaml"
+    stack.write_text(stack.read_text().replace(*UNREACHABLE[template]))
+    lake = {"STACKS_TEST_LAKE": str(tmp_path / "lake")}
+    ran = stacks("run", "--env", "test", cwd=project, env=lake)
     assert ran.returncode == 0, ran.stderr
     assert "v1 is the champion" in ran.stdout
+    ref = "acme_model_model@champion"
+    seen = stacks("lineage", ref, "--env", "test", "--json", cwd=project, env=lake)
+    assert seen.returncode == 0, seen.stderr
+    lineage = json.loads(seen.stdout)
+    failed = [(d["gate"], d["mode"]) for d in lineage["decisions"] if not d["passed"]]
+    metric = "roc_auc" if template == "tabular-classifier" else "r2"
+    assert failed == [(f"{metric} >= 0.99", "dry_run")]
+    # The run was recorded against the first commit `stacks init` made, and left nothing
+    # for git to pick up but the edit.
+    assert lineage["git_sha"] == git(project, "rev-parse", "HEAD").strip()
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == " M stack.yaml\n"
+
+
+@pytest.mark.parametrize("template", list(CASES))
+def test_the_test_environment_decides_the_gates_without_blocking(
+    tmp_path: Path, template: str
+) -> None:
+    project = make(tmp_path, template, ci="none")
+    modes = {e: api.load_stack(project / "stack.yaml", env=e).stack.evaluation for e in ENVS}
+    assert {e: m.mode for e, m in modes.items() if m} == {
+        "dev": "enforce", "test": "dry_run", "staging": "enforce", "prod": "enforce"
+    }  # fmt: skip
+    assert modes["test"] and modes["test"].gates == modes["prod"].gates  # the same gates, reported
+    assert "dry_run" in (project / "README.md").read_text()
+
+
+def test_init_makes_a_git_repository_with_a_first_commit(tmp_path: Path) -> None:
+    project = make(tmp_path, "tabular-classifier")
+    assert git(project, "log", "--format=%s").splitlines() == [
+        f"Scaffold acme-model with lakestacks {__version__}"
+    ]
+    assert git(project, "branch", "--show-current") == "main\n"  # the CI's default branch
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+    tracked = git(project, "ls-files").splitlines()
+    assert {".stacks/template.json", "stack.yaml", ".github/workflows/ci.yml"} <= set(tracked)
+    # What running the project leaves behind stays out of git.
+    for path in (
+        ".lake/main/t/x.parquet", ".lake-test/mlflow.db", "mlflow.db", "mlruns/0/meta.yaml",
+        ".venv/bin/python", "src/acme_model/__pycache__/features.cpython-311.pyc",
+        ".pytest_cache/v", "acme_model.egg-info/PKG-INFO", "dist/acme-0.1.0.whl",
+    ):  # fmt: skip
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text("x")
+    assert git(project, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_init_commits_without_a_git_identity_and_writes_none(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    bare = {"HOME": str(home), "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    made = stacks("init", "acme", "--ci", "none", "--no-input", "--json", cwd=tmp_path, env=bare)
+    assert made.returncode == 0, made.stderr
+    result = json.loads(made.stdout)
+    project = tmp_path / "acme"
+    assert result["commit"] == git(project, "rev-parse", "HEAD", env=bare).strip()
+    author = git(project, "log", "--format=%an <%ae>", env=bare)
+    assert author == "lakestacks <lakestacks@localhost>\n"
+    assert "git has no user.name/user.email" in result["git"]
+    assert git(project, "config", "--local", "--get", "user.email", env=bare) == ""
+    assert list(home.iterdir()) == []  # no global configuration written
+
+
+def test_init_makes_no_repository_when_told_or_inside_one(tmp_path: Path) -> None:
+    plain = stacks("init", "plain", "--ci", "none", "--no-input", "--no-git", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    assert not (tmp_path / "plain" / ".git").exists() and "git:" not in plain.stdout
+    assert (tmp_path / "plain" / "stack.yaml").is_file()
+
+    mono = tmp_path / "mono"
+    mono.mkdir()
+    git(mono, "init", "-q")
+    inner = stacks(
+        "init", "inner", "--ci", "none", "--no-input", "--dir", "mono/inner", cwd=tmp_path
+    )
+    assert inner.returncode == 0, inner.stderr
+    assert not (mono / "inner" / ".git").exists()
+    assert f"git: already inside the git repository {mono}" in inner.stdout
+    assert git(mono, "status", "--porcelain") == "?? inner/\n"  # left for the user to commit
+
+    no_git = {"PATH": str(tmp_path / "empty")}  # python is sys.executable; git is nowhere
+    bare = stacks("init", "bare", "--ci", "none", "--no-input", cwd=tmp_path, env=no_git)
+    assert bare.returncode == 0, bare.stderr
+    assert "git: git is not installed: no repository made" in bare.stdout
+    assert not (tmp_path / "bare" / ".git").exists()
 
 
 @pytest.mark.parametrize("template", list(CASES))
@@ -111,12 +223,44 @@ def test_every_ci_flavour_of_every_template_passes_its_linter(
         assert "${{ github.ref }}" in text  # GitHub's own expressions pass through
         lint = [str(BIN / "actionlint"), *map(str, workflows)]
     else:
-        text = (project / ".gitlab-ci.yml").read_text()
+        workflows = [project / ".gitlab-ci.yml"]
+        text = workflows[0].read_text()
         assert "stacks deploy --env prod" in text and "$CI_COMMIT_TAG" in text
         lint = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci"]
         lint.append(str(project / ".gitlab-ci.yml"))
+    # Every install: torch's CPU wheel first, then the lakestacks that made the project.
+    for workflow in workflows:
+        installs = [
+            line.strip(" -") for line in workflow.read_text().splitlines() if "pip install" in line
+        ]
+        assert installs and installs[0::2] == [TORCH_CPU] * (len(installs) // 2), workflow
+        assert {i.split(" -e ")[0] for i in installs[1::2]} == {f'pip install "{PINNED}"'}
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == [PINNED]
     done = subprocess.run(lint, capture_output=True, text=True, cwd=project, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_lakestacks_from_git_reaches_pyproject_and_every_ci(tmp_path: Path) -> None:
+    url = "git+https://github.com/acme/lakestacks@v0.2.0"
+    project = make(tmp_path, "regression", "acme-model", "gitlab", "--lakestacks-spec", url)
+    requirement = f"lakestacks @ {url}"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == [requirement]
+    assert pyproject["tool"]["hatch"]["metadata"]["allow-direct-references"] is True
+    assert f'pip install "{requirement}" -e ".[dev]"' in (project / ".gitlab-ci.yml").read_text()
+    added = stacks("add", "ci", "github", "--dir", str(project), cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    for workflow in ("ci", "deploy-staging", "deploy-prod"):
+        text = (project / f".github/workflows/{workflow}.yml").read_text()
+        assert f'pip install "{requirement}" -e ' in text and TORCH_CPU in text
+    lint = [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci"]
+    done = subprocess.run([*lint, str(project / ".gitlab-ci.yml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # A requirement that is not one is refused before anything is written.
+    refused = stacks("init", "other", "--no-input", "--lakestacks-spec", "torch", cwd=tmp_path)
+    assert refused.returncode == 2 and "not a pip requirement for lakestacks" in refused.stderr
+    assert not (tmp_path / "other").exists()
 
 
 def test_the_ci_linters_catch_a_broken_file(tmp_path: Path) -> None:

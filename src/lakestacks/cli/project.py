@@ -41,20 +41,43 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Write into a folder that is not empty.")
     ] = False,
+    lakestacks_spec: Annotated[
+        str | None,
+        typer.Option(
+            "--lakestacks-spec",
+            help="How the project and its CI install lakestacks: a pip requirement or URL, "
+            "e.g. git+https://github.com/ORG/lakestacks@REF [default: this lakestacks].",
+        ),
+    ] = None,
+    no_git: Annotated[
+        bool, typer.Option("--no-git", help="Make no git repository and first commit.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a new project from a template: stack, code, tests, flows and CI, ready to run."""
+    """Make a new project from a template: stack, code, tests, flows and CI, ready to run,
+    as a git repository with a first commit."""
     from lakestacks import api
 
     interactive = not no_input and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     made = api.init(
-        name, template, ci, directory, force=force, interactive=interactive, config=config
+        name,
+        template,
+        ci,
+        directory,
+        force=force,
+        interactive=interactive,
+        config=config,
+        lakestacks_spec=lakestacks_spec,
+        git=not no_git,
     )
     if as_json:
         emit_json(dataclasses.asdict(made))
         return
     ci_text = ", ".join(made.ci) or "no CI"
     typer.echo(f"made {made.path} from {made.template} ({len(made.files)} files, {ci_text})")
+    typer.echo(f"  lakestacks: {made.requirement}")
+    if made.git:
+        typer.echo(f"  git: {made.git}")
     typer.echo(f"next: cd {made.path} && stacks validate && stacks run && pytest")
 
 

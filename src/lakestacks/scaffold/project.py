@@ -13,22 +13,34 @@ import yaml
 
 from lakestacks import __version__
 from lakestacks.errors import UserError
+from lakestacks.scaffold.gitrepo import first_commit
 from lakestacks.scaffold.names import package_name
-from lakestacks.scaffold.render import ProjectState, questions, render
+from lakestacks.scaffold.render import STATE, ProjectState, questions, render
+from lakestacks.scaffold.requirement import default_requirement, normalise_requirement
 from lakestacks.scaffold.resources import CI_FLAVOURS, TEMPLATES, resources_root
 
 __all__ = ["InitResult", "UpdateReport", "add_ci", "init_project", "update_project"]
 
+# The answer (of the template and of every CI flavour) naming how lakestacks is installed.
+REQUIREMENT = "lakestacks_requirement"
+
 
 @dataclass
 class InitResult:
-    """A project ``stacks init`` made (or the files ``stacks add ci`` added)."""
+    """A project ``stacks init`` made (or the files ``stacks add ci`` added).
+
+    ``requirement`` is how its pyproject and CI install lakestacks; ``commit`` the first
+    commit of the repository ``stacks init`` made (None when it made none, ``git`` says why).
+    """
 
     path: Path
     template: str
     package: str
     ci: list[str]
     files: list[str]
+    requirement: str = ""
+    commit: str | None = None
+    git: str = ""
 
 
 @dataclass
@@ -67,8 +79,10 @@ def init_project(
     force: bool = False,
     interactive: bool = False,
     config: str | Path | None = None,
+    lakestacks_spec: str | None = None,
+    git: bool = True,
 ) -> InitResult:
-    """Make a new project from a template.
+    """Make a new project from a template, as a git repository with a first commit.
 
     Args:
         name: The project's name; its package is the name with ``-`` as ``_``.
@@ -78,6 +92,12 @@ def init_project(
         force: Write into a folder that is not empty (the template's files replace theirs).
         interactive: Ask the template's questions in the terminal.
         config: A YAML file of answers to the template's and the CI's questions.
+        lakestacks_spec: How the project's pyproject and CI install lakestacks: a pip
+            requirement, a version or a URL (``git+https://github.com/ORG/lakestacks@REF``).
+            Default: the ``lakestacks_requirement`` answer of ``config``, else what is
+            running now (``lakestacks==VERSION``, or the git commit it was installed from).
+        git: ``git init`` the project and commit its files, unless it is already inside a
+            repository or git is not installed (``InitResult.git`` says which).
 
     Example:
         >>> init_project("churn", directory="/tmp/churn").files[:2]  # doctest: +SKIP
@@ -102,13 +122,31 @@ def init_project(
         **dict(TEMPLATES[template].fixed),
     }
     given = _config_answers(config, template, flavours, set(fixed))
-    answers = {**given.pop("template", {}), **fixed}
+    spec = lakestacks_spec if lakestacks_spec is not None else given["template"].get(REQUIREMENT)
+    requirement = normalise_requirement(str(spec)) if spec is not None else default_requirement()
+    for owner in given.values():
+        owner[REQUIREMENT] = requirement
+    answers = {**given.pop("template"), **fixed}
     rendered = render(template, answers, given, interactive=interactive)
     _write(dest, rendered.files)
     ProjectState(template, __version__, rendered.answers, rendered.ci_answers, rendered.files).save(
         dest
     )
-    return InitResult(dest, template, package, flavours, sorted(rendered.files))
+    made = InitResult(dest, template, package, flavours, sorted(rendered.files), requirement)
+    if git:
+        branches = [
+            str(a["default_branch"])
+            for a in rendered.ci_answers.values()
+            if a.get("default_branch")
+        ]
+        done = first_commit(
+            dest,
+            [*rendered.files, STATE.as_posix()],
+            f"Scaffold {name} with lakestacks {__version__}",
+            branch=branches[0] if branches else None,
+        )
+        made.commit, made.git = done.commit, done.note
+    return made
 
 
 def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitResult:
@@ -119,7 +157,8 @@ def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitRes
         raise UserError(f"unknown CI {flavour!r}; choose {', '.join(CI_FLAVOURS)}")
     if flavour in state.ci:
         raise UserError(f"{dest} already has {flavour} CI; `stacks update` refreshes it")
-    ci = {**state.ci, flavour: {}}
+    requirement = str(state.answers.get(REQUIREMENT) or default_requirement())
+    ci = {**state.ci, flavour: {REQUIREMENT: requirement}}
     rendered = render(state.template, state.answers, ci)
     new = {p: t for p, t in rendered.files.items() if p not in state.files}
     clash = sorted(p for p in new if (dest / p).exists())
@@ -132,7 +171,7 @@ def add_ci(project: str | Path, flavour: str, *, force: bool = False) -> InitRes
     state.files.update(new)
     state.save(dest)
     package = str(state.answers.get("package", ""))
-    return InitResult(dest, state.template, package, sorted(state.ci), sorted(new))
+    return InitResult(dest, state.template, package, sorted(state.ci), sorted(new), requirement)
 
 
 def update_project(project: str | Path) -> UpdateReport:
@@ -140,12 +179,18 @@ def update_project(project: str | Path) -> UpdateReport:
 
     A three-way merge per file: the base is what the template rendered last time (kept in
     ``.stacks/template.json``), one side the file as it is now, the other the new render
-    with the same answers. Questions new to the template take their defaults.
+    with the same answers. Questions new to the template take their defaults. A project
+    pinned to the lakestacks version that rendered it last (``lakestacks==OLD``) is pinned to
+    this one; any other requirement (a URL, a range) is the user's and stays.
     """
     dest = Path(project)
     state = ProjectState.load(dest)
-    answers = {**state.answers, "lakestacks_version": __version__}
-    rendered = render(state.template, answers, state.ci)
+    requirement = state.answers.get(REQUIREMENT)
+    if requirement is None or requirement == f"lakestacks=={state.version}":
+        requirement = default_requirement()
+    answers = {**state.answers, "lakestacks_version": __version__, REQUIREMENT: requirement}
+    ci = {flavour: {**a, REQUIREMENT: requirement} for flavour, a in state.ci.items()}
+    rendered = render(state.template, answers, ci)
     report = UpdateReport(dest, state.version, __version__)
     base, theirs = state.files, rendered.files
     for path in sorted(set(base) | set(theirs)):
