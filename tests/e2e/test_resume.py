@@ -46,7 +46,7 @@ def training_runs(project: Project) -> int:
     mlflow.set_tracking_uri(f"sqlite:///{project.lake}/mlflow.db")
     runs = mlflow.search_runs(
         experiment_names=["churn"],
-        filter_string="tags.`mlflow.runName` = 'train churn'",
+        filter_string="tags.`mlflow.runName` LIKE 'churn v% (dev)'",
         output_format="list",
     )
     return len(runs)

@@ -32,6 +32,7 @@ __all__ = [
     "table_columns",
     "table_exists",
     "table_info",
+    "table_schema",
     "write_table",
     "write_tables",
 ]
@@ -109,6 +110,12 @@ def table_exists(path: str) -> bool:
 def table_columns(path: str) -> list[str]:
     """The column names of the Delta table at ``path``, from its log alone (no data read)."""
     return [field.name for field in _open(path).schema().fields]
+
+
+def table_schema(path: str, version: int | None = None) -> pa.Schema:
+    """The Arrow schema of the Delta table at ``path`` (as of ``version``), from its log
+    alone (no data read)."""
+    return pa.schema(_open(path, version).schema().to_arrow())
 
 
 def read_table(

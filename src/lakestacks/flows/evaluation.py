@@ -8,17 +8,17 @@ serving load them, so the numbers gates see are the numbers users get.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lakestacks import registry
 from lakestacks.data.split import read_split
 from lakestacks.errors import UserError
-from lakestacks.evaluation import load_custom_metrics
+from lakestacks.evaluation import curve_plots, load_custom_metrics
 from lakestacks.events import EventType
 from lakestacks.flows._records import record_decisions
 from lakestacks.flows.context import RunContext
-from lakestacks.flows.training import TrainingResult
+from lakestacks.flows.training import TrainingResult, run_name, split_inputs
 from lakestacks.gates import Decision, Verdict, decide, verdict
 from lakestacks.registry import VersionStatus
 from lakestacks.tasks import task_kind
@@ -29,7 +29,11 @@ __all__ = ["EvaluationResult", "evaluation"]
 @dataclass
 class EvaluationResult:
     """Metrics of challenger and champion on one test split, the gate decisions and their
-    verdict (``gates.verdict``: the one place a mode turns decisions into pass or block)."""
+    verdict (``gates.verdict``: the one place a mode turns decisions into pass or block).
+
+    ``curves`` holds the challenger's curves as data (``TaskKind.curves``), also logged as
+    the run's ``evaluation/curves.json``, so reports redraw them without scoring again.
+    """
 
     model: str
     version: int
@@ -43,6 +47,7 @@ class EvaluationResult:
     rows: int = 0
     table: str = ""
     table_version: int = 0
+    curves: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -61,8 +66,10 @@ class EvaluationResult:
         return bool(blocking) and all(d.kind == "vs_champion" for d in blocking)
 
     def to_record(self) -> dict[str, Any]:
-        """The result as JSON-safe data (decisions as ``_decisions`` rows)."""
+        """The result as JSON-safe data (decisions as ``_decisions`` rows; the curves stay in
+        the run's ``evaluation/curves.json``)."""
         record = asdict(self)
+        del record["curves"]
         record["decisions"] = [d.to_record() for d in self.decisions]
         record["verdict"] = {"passed": self.passed, "blocking": self.blocking}
         record["passed"] = self.passed
@@ -88,10 +95,12 @@ class EvaluationResult:
         )
 
 
-def score(
-    ctx: RunContext, trained: TrainingResult, champion: int | None
-) -> tuple[dict[str, float], dict[str, float] | None, int]:
-    """Metrics of the challenger and of ``champion`` (if any) on the pinned test split."""
+Scored = tuple[dict[str, float], dict[str, float] | None, int, dict[str, Any]]
+
+
+def score(ctx: RunContext, trained: TrainingResult, champion: int | None) -> Scored:
+    """Metrics of the challenger and of ``champion`` (if any) on the pinned test split, the
+    test rows, and the challenger's curves."""
     resolved = ctx.resolved
     spec = resolved.stack
     section, training = spec.evaluation, spec.training
@@ -104,25 +113,29 @@ def score(
     y_true = kind.truth(test, training.target)
     custom = load_custom_metrics(section, resolved.search_path)
 
-    def metrics_of(version: int) -> dict[str, float]:
-        y_pred = kind.predictions(ctx.registry.load_model(trained.model, version), test)
+    def predictions(version: int) -> Any:
+        return kind.predictions(ctx.registry.load_model(trained.model, version), test)
+
+    def metrics_of(y_pred: Any) -> dict[str, float]:
         return kind.metrics([*section.metrics, *custom], y_true, y_pred, custom)
 
-    return metrics_of(trained.version), (metrics_of(champion) if champion else None), test.num_rows
+    y_pred = predictions(trained.version)
+    champion_metrics = metrics_of(predictions(champion)) if champion else None
+    return metrics_of(y_pred), champion_metrics, test.num_rows, kind.curves(y_true, y_pred)
 
 
 def judge(
     ctx: RunContext,
     trained: TrainingResult,
     champion: int | None,
-    scored: tuple[dict[str, float], dict[str, float] | None, int],
+    scored: Scored,
 ) -> EvaluationResult:
     """Decide the gates, then record metrics and decisions on the run, the version and
-    ``_decisions``."""
+    ``_decisions``; the test split, the curves and their charts on the run."""
     resolved, reg = ctx.resolved, ctx.registry
     section = resolved.stack.evaluation
     assert section is not None  # noqa: S101
-    metrics, champion_metrics, rows = scored
+    metrics, champion_metrics, rows, curves = scored
     decisions = decide(
         section,
         metrics,
@@ -143,6 +156,7 @@ def judge(
             {f"champion_test_{k}": v for k, v in champion_metrics.items() if not math.isnan(v)}
         )
     run.log_dict({"decisions": records, "champion_version": champion}, "evaluation.json")
+    _log_test_and_curves(ctx, trained, run, curves)
     reg.write_record(
         trained.model,
         trained.version,
@@ -178,7 +192,25 @@ def judge(
         rows=rows,
         table=trained.table,
         table_version=trained.inputs[trained.table],
+        curves=curves,
     )
+
+
+def _log_test_and_curves(
+    ctx: RunContext, trained: TrainingResult, run: registry.RunHandle, curves: dict[str, Any]
+) -> None:
+    """The test split as the run's dataset input, the curves as data and as SVG charts."""
+    training = ctx.resolved.stack.training
+    assert training is not None  # noqa: S101 - the caller checked
+    version = trained.inputs[trained.table]
+    columns = [*trained.features, training.target]
+    run.log_inputs(split_inputs(ctx.resolved, trained.table, version, columns, {"test": "test"}))
+    if not curves:
+        return
+    run.log_dict(curves, "evaluation/curves.json")
+    title = run_name(ctx.resolved, trained.version)
+    for file, svg in curve_plots(curves, title).items():
+        run.log_text(svg, f"evaluation/{file}")
 
 
 def evaluation(ctx: RunContext, trained: TrainingResult) -> EvaluationResult:

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from lakestacks import registry
-from lakestacks.data.tables import read_table, table_exists, table_info
+from lakestacks.data.split import SPLIT_COLUMN
+from lakestacks.data.tables import read_table, table_exists, table_info, table_schema
 from lakestacks.errors import UserError
 from lakestacks.flows._records import git_sha, stack_digest
 from lakestacks.flows.context import RunContext
@@ -27,6 +30,8 @@ __all__ = [
     "TrainingResult",
     "model_name",
     "reap_killed_runs",
+    "run_name",
+    "split_inputs",
     "training",
     "training_inputs",
     "training_table",
@@ -70,6 +75,32 @@ def model_name(resolved: ResolvedStack) -> str:
     """The full registry name of the stack's model."""
     spec = resolved.stack
     return resolved.catalog.model_name(model_short_name(spec.name, spec.deployment))
+
+
+def run_name(resolved: ResolvedStack, version: int) -> str:
+    """The MLflow run name of the run that registers ``version``: ``churn v3 (dev)``."""
+    return f"{resolved.stack.name} v{version} ({resolved.runtime.env})"
+
+
+def split_inputs(
+    resolved: ResolvedStack,
+    table: str,
+    version: int,
+    columns: list[str],
+    splits: dict[str, str],
+) -> list[registry.DatasetInput]:
+    """The splits of a pinned table that a run read, as MLflow dataset inputs: ``splits``
+    maps each split to the run's use of it (``{"train": "training"}``); the schema is the
+    ``columns`` read (from the Delta log: no rows are read)."""
+    cat = resolved.catalog
+    path = cat.table_path(cat.short(table))
+    schema = table_schema(path, version)
+    wanted = {c for c in columns if c != SPLIT_COLUMN}
+    read = pa.schema([f for f in schema if f.name in wanted]) if wanted else schema
+    return [
+        registry.DatasetInput(cat.qualify(table), path, version, context, split, read)
+        for split, context in splits.items()
+    ]
 
 
 def _code_paths(ref: str, base_dir: Path) -> list[str]:
@@ -128,7 +159,8 @@ def log_and_register(
         section.experiment or spec.name, reg.artifact_location(runtime.lake)
     )
     table = training_table(resolved)
-    with reg.start_run(experiment, f"train {spec.name}", context) as run:
+    expected = reg.next_version(name)
+    with reg.start_run(experiment, run_name(resolved, expected), context) as run:
         run.log_params(
             {
                 "model": section.model,
@@ -140,6 +172,16 @@ def log_and_register(
                 **{f"trainer.{k}": v for k, v in section.trainer.model_dump(mode="json").items()},
                 **{f"input.{t}": v for t, v in inputs.items()},
             }
+        )
+        qualified = cat.qualify(table)
+        run.log_inputs(
+            split_inputs(
+                resolved,
+                qualified,
+                inputs[qualified],
+                [*trained.feature_columns, section.target],
+                {"train": "training", "validation": "validation"},
+            )
         )
         for epoch, metrics in enumerate(trained.history):
             run.log_metrics(metrics, step=epoch)
@@ -156,7 +198,9 @@ def log_and_register(
         record = registry.record_tags(
             run_id=run.run_id, task=trained.task, status=registry.VersionStatus.TRAINED
         )
-        version = reg.register(uri, name, context | record)
+        version = reg.register(uri, name, context | record, spec.description)
+        if version != expected:  # another run registered the version this one expected
+            reg.rename_run(run.run_id, run_name(resolved, version))
         run.set_tags({f"{TAG}model_version": f"{name}/{version}"})
     ctx.audit(name, version, "registered", details={"run_id": run.run_id})
     return TrainingResult(

@@ -20,7 +20,7 @@ from typing import Any
 
 from lakestacks.errors import UserError
 from lakestacks.registry._setup import client
-from lakestacks.registry.records import TAG, VersionRecord, VersionStatus
+from lakestacks.registry.records import TAG, VersionRecord, VersionStatus, describe_version
 
 __all__ = [
     "CHALLENGER",
@@ -38,6 +38,7 @@ __all__ = [
     "get_version",
     "list_models",
     "load_model",
+    "next_version",
     "promote",
     "register",
     "resolve",
@@ -148,15 +149,41 @@ def _no_alias(name: str, alias: str) -> ModelNotFound:
     return ModelNotFound(f"model {name} has no alias @{alias}{hint}; {known}")
 
 
-def register(model_uri: str, name: str, tags: Mapping[str, Any] | None = None) -> int:
-    """Register ``model_uri`` as a new version of ``name`` (created if new); its number."""
+def register(
+    model_uri: str,
+    name: str,
+    tags: Mapping[str, Any] | None = None,
+    model_description: str = "",
+) -> int:
+    """Register ``model_uri`` as a new version of ``name`` (created if new); its number.
+
+    The version's description shows its record (:func:`describe_version`); a non-empty
+    ``model_description`` (the stack's ``description``) becomes the registered model's.
+    """
+    from mlflow.exceptions import MlflowException
+
     mlflow_client = client()
-    if not _exists(name):
-        mlflow_client.create_registered_model(name)
+    text = {k: str(v) for k, v in (tags or {}).items()}
+    try:
+        model = mlflow_client.get_registered_model(name)
+    except MlflowException:
+        mlflow_client.create_registered_model(name, description=model_description or None)
+    else:
+        if model_description and model.description != model_description:
+            mlflow_client.update_registered_model(name, model_description)
     mv = mlflow_client.create_model_version(
-        name, model_uri, tags={k: str(v) for k, v in (tags or {}).items()}
+        name, model_uri, tags=text, description=describe_version(VersionRecord.from_tags(text))
     )
     return int(mv.version)
+
+
+def next_version(name: str) -> int:
+    """The number the next version of ``name`` will most likely get: the latest + 1 (a
+    concurrent registration may take it first; check what :func:`register` returns)."""
+    found = client().search_model_versions(
+        f"name = '{name}'", max_results=1, order_by=["version_number DESC"]
+    )
+    return int(found[0].version) + 1 if found else 1
 
 
 def _exists(name: str) -> bool:

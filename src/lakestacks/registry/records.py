@@ -16,6 +16,7 @@ __all__ = [
     "RecordChanges",
     "VersionRecord",
     "VersionStatus",
+    "describe_version",
     "read_record",
     "record_tags",
     "write_record",
@@ -166,9 +167,84 @@ def write_record(name: str, version: int, **changes: Unpack[RecordChanges]) -> N
     Example:
         >>> write_record("main.churn.churn_model", 3, status=VersionStatus.KEPT)  # doctest: +SKIP
     """
+    from lakestacks.registry._setup import client
     from lakestacks.registry.models import set_version_tags
 
-    set_version_tags(name, version, record_tags(**changes))
+    tags = record_tags(**changes)
+    set_version_tags(name, version, tags)
+    if "status" in changes or "decisions" in changes:
+        # The description is the record as MLflow's UI shows it: redrawn when it changes.
+        mlflow_client = client()
+        current = mlflow_client.get_model_version(name, str(version))
+        record = VersionRecord.from_tags({**dict(current.tags or {}), **tags})
+        mlflow_client.update_model_version(name, str(version), describe_version(record))
+
+
+_VERDICTS = {
+    VersionStatus.TRAINED: "trained, not evaluated yet",
+    VersionStatus.EVALUATED: "evaluated; the approval step decides next",
+    VersionStatus.APPROVED: "approved; being promoted",
+    VersionStatus.AWAITING_APPROVAL: "awaiting approval",
+    VersionStatus.CHAMPION: "promoted: the champion",
+    VersionStatus.DEMOTED: "promoted, then replaced as the champion",
+    VersionStatus.KEPT: "not promoted: the champion is still better",
+    VersionStatus.REJECTED: "rejected",
+    VersionStatus.PROMOTION_REFUSED: "promotion refused: the champion moved while it was judged",
+    VersionStatus.ROLLED_BACK: "promoted, then rolled back",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    # A pipe would end the cell; a newline the row.
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
+def describe_version(record: VersionRecord) -> str:
+    """A version's record as markdown, for its MLflow description: the verdict, then a table
+    of its gates (metric, rule, value, champion, passed).
+
+    Example:
+        >>> print(describe_version(VersionRecord(status=VersionStatus.KEPT)))
+        **Verdict: not promoted: the champion is still better**
+    """
+    verdict = _VERDICTS.get(record.status, "unknown") if record.status else "unknown"
+    if record.status == VersionStatus.DEMOTED and record.replaced_by is not None:
+        verdict += f" by v{record.replaced_by}"
+    if record.status == VersionStatus.REJECTED and record.approval == "rejected":
+        verdict += f" by {record.approval_by}" if record.approval_by else " by a person"
+    elif record.approval_by and record.status in (
+        VersionStatus.CHAMPION, VersionStatus.DEMOTED, VersionStatus.ROLLED_BACK
+    ):  # fmt: skip
+        verdict += f" (approved by {record.approval_by})"
+    lines = [f"**Verdict: {verdict}**"]
+    if record.decisions:
+        mode = record.decisions[0].get("mode", "")
+        lines += [
+            "",
+            f"Gates: {record.gates or 'none'}" + (f" (mode {mode})" if mode else ""),
+            "",
+            "| metric | rule | value | champion | passed |",
+            "|---|---|---:|---:|---|",
+        ]
+        for d in record.decisions:
+            champion = _cell(d.get("champion_value"))
+            if champion and d.get("champion_version") is not None:
+                champion += f" (v{d['champion_version']})"
+            lines.append(
+                f"| {_cell(d.get('metric'))} | {_cell(d.get('gate'))} | "
+                f"{_cell(d.get('observed'))} | {champion} | "
+                f"{'yes' if d.get('passed') else 'no'} |"
+            )
+    elif record.gates:
+        lines += ["", f"Gates: {record.gates}"]
+    if record.inputs:
+        read = ", ".join(f"{table} v{v}" for table, v in sorted(record.inputs.items()))
+        lines += ["", f"Trained on {read}" + (f" (stack {record.stack})" if record.stack else "")]
+    return "\n".join(lines)
 
 
 def record_tags(**changes: Unpack[RecordChanges]) -> dict[str, str]:

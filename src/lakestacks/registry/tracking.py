@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lakestacks.registry._setup import client
+from lakestacks.registry.records import TAG
 
 __all__ = [
+    "DatasetInput",
     "Predictor",
     "RunHandle",
     "ensure_experiment",
     "log_predictor",
     "reap_killed_runs",
+    "rename_run",
     "requirements",
     "run_record",
     "start_run",
@@ -41,13 +44,23 @@ class Predictor(Protocol):
 
 
 def requirements() -> list[str]:
-    """The packages a loaded model needs, pinned to the versions it was logged with."""
+    """The packages a loaded model needs, pinned to the versions it was logged with.
+
+    A local version label (PEP 440 ``+...``, e.g. torch's ``2.13.0+cpu``) is dropped: no
+    package index serves it, so ``torch==2.13.0+cpu`` could never be installed from PyPI.
+
+    Example:
+        >>> requirements()[:2]  # doctest: +SKIP
+        ['lakestacks==0.1.0', 'torch==2.13.0']
+    """
     pins = []
     for name in _REQUIREMENTS:
         try:
-            pins.append(f"{name}=={importlib.metadata.version(name)}")
+            version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             pins.append(name)
+            continue
+        pins.append(f"{name}=={version.split('+', 1)[0]}")
     return pins
 
 
@@ -58,6 +71,103 @@ def ensure_experiment(name: str, artifact_location: str | None) -> str:
     if found is not None:
         return str(found.experiment_id)
     return str(mlflow_client.create_experiment(name, artifact_location=artifact_location))
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A Delta table a run read, pinned to a version: logged as an MLflow dataset input.
+
+    Attributes:
+        name: Its catalog name, e.g. ``main.churn.customers``.
+        path: Where the table lies (the dataset's source).
+        version: The Delta version read.
+        context: What the run used it for: ``training``, ``validation`` or ``test``.
+        split: The rows read, when a split of the table (``train``, ``validation``, ``test``).
+        schema: The columns read, as a pyarrow schema; None leaves the schema out.
+    """
+
+    name: str
+    path: str
+    version: int
+    context: str
+    split: str | None = None
+    schema: Any = None
+
+
+# Arrow type names as MLflow column types (others are logged as strings of their type).
+_MLFLOW_TYPES = {
+    "bool": "boolean",
+    "int8": "integer",
+    "int16": "integer",
+    "int32": "integer",
+    "uint8": "integer",
+    "uint16": "integer",
+    "int64": "long",
+    "uint32": "long",
+    "float": "float",
+    "halffloat": "float",
+    "double": "double",
+    "string": "string",
+    "large_string": "string",
+    "string_view": "string",
+    "binary": "binary",
+    "large_binary": "binary",
+}
+
+
+def _mlflow_schema(schema: Any) -> Any:
+    from mlflow.types import ColSpec, DataType, Schema
+
+    if schema is None:
+        return None
+    columns: list[Any] = []
+    for arrow_field in schema:
+        kind = str(arrow_field.type)
+        name = "datetime" if kind.startswith(("timestamp", "date")) else _MLFLOW_TYPES.get(kind)
+        columns.append(
+            ColSpec(DataType[name or "string"], arrow_field.name, required=not arrow_field.nullable)
+        )
+    return Schema(columns)
+
+
+@functools.cache
+def _delta_source_class() -> type:
+    from mlflow.data.delta_dataset_source import DeltaDatasetSource
+
+    class PinnedDeltaSource(DeltaDatasetSource):
+        """MLflow's Delta source, with version 0 recorded too (MLflow leaves a falsy
+        version out of the source, and a table's first version is 0)."""
+
+        def to_dict(self) -> dict[Any, Any]:
+            return {**super().to_dict(), "delta_table_version": self.delta_table_version}
+
+    return PinnedDeltaSource
+
+
+def _dataset_input(read: DatasetInput) -> Any:
+    import hashlib
+
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput as MlflowDatasetInput
+    from mlflow.entities import InputTag
+    from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+    # One dataset per table, version and split: MLflow keeps one input per dataset and run,
+    # so train, validation and test rows of one table need digests of their own.
+    pinned = f"{read.name}\0{read.path}\0{read.version}\0{read.split or ''}"
+    dataset = MetaDataset(  # type: ignore[abstract]  # profile is optional; MLflow's own do so
+        _delta_source_class()(path=read.path, delta_table_version=read.version),
+        name=read.name,
+        digest=hashlib.sha256(pinned.encode()).hexdigest()[:10],
+        schema=_mlflow_schema(read.schema),
+    )
+    tags = [
+        InputTag(MLFLOW_DATASET_CONTEXT, read.context),
+        InputTag(f"{TAG}table_version", str(read.version)),
+    ]
+    if read.split:
+        tags.append(InputTag(f"{TAG}split", read.split))
+    return MlflowDatasetInput(dataset._to_mlflow_entity(), tags)
 
 
 @dataclass
@@ -96,6 +206,18 @@ class RunHandle:
     def log_dict(self, data: Any, file: str) -> None:
         """Write ``data`` as JSON into the run's artifacts."""
         client().log_dict(self.run_id, data, file)
+
+    def log_text(self, text: str, file: str) -> None:
+        """Write ``text`` (an SVG chart, a report) into the run's artifacts."""
+        client().log_text(self.run_id, text, file)
+
+    def log_inputs(self, inputs: Sequence[DatasetInput]) -> None:
+        """Record the Delta tables the run read, with their versions, as MLflow datasets.
+
+        Only metadata is logged (name, source path and version, schema): no rows are read.
+        """
+        if inputs:
+            client().log_inputs(self.run_id, datasets=[_dataset_input(i) for i in inputs])
 
 
 # Which process holds a run open: a run left RUNNING by a process that is gone was killed.
@@ -157,6 +279,11 @@ def start_run(experiment_id: str, name: str, tags: Mapping[str, Any]) -> Iterato
         mlflow.end_run("FAILED")
         raise
     mlflow.end_run("FINISHED")
+
+
+def rename_run(run_id: str, name: str) -> None:
+    """Give a run a new name (what MLflow's UI lists it by)."""
+    client().set_tag(run_id, "mlflow.runName", name)
 
 
 @functools.cache

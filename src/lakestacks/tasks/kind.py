@@ -119,6 +119,12 @@ class TaskKind(Protocol):
         """The named metrics (built-in and the user's)."""
         ...
 
+    def curves(self, y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any]) -> dict[str, Any]:
+        """The evaluation's curves as JSON-safe data, small enough to keep with the run (a
+        classifier's ROC, precision-recall and confusion matrix; a regressor's residuals),
+        which ``evaluation.curve_plots`` draws."""
+        ...
+
 
 def task_kind(name: str) -> TaskKind:
     """The task kind registered as ``name``.

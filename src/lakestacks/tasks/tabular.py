@@ -10,7 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from lakestacks.evaluation import MetricFn, compute_metrics
+from lakestacks.evaluation import (
+    MetricFn,
+    classification_curves,
+    compute_metrics,
+    regression_curves,
+)
 from lakestacks.spec import ResolvedStack
 from lakestacks.training.features import encode_target
 
@@ -91,6 +96,11 @@ class _Tabular:
         custom: Mapping[str, MetricFn],
     ) -> dict[str, float]:
         return compute_metrics(names, y_true, y_pred, self.name, custom)
+
+    def curves(self, y_true: npt.NDArray[Any], y_pred: npt.NDArray[Any]) -> dict[str, Any]:
+        if self.name == "classification":
+            return classification_curves(y_true, y_pred)
+        return regression_curves(y_true, y_pred)
 
 
 class TabularClassification(_Tabular):
