@@ -76,9 +76,7 @@ def test_deploy_trigger_redeploy_plan_undeploy_on_a_real_server_and_worker(
     tmp_path: Path, home: Path
 ) -> None:
     project = make(tmp_path, "tabular-classifier", name="churn")
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "first")
+    assert git(project, "branch", "--show-current").strip() == "main"  # `stacks init` made it
     describe = git(project, "describe", "--always", "--dirty", "--tags", "--abbrev=12")
 
     # 1. A real server and process worker on a free loopback port.
