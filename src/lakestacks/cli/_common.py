@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -48,6 +49,13 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+# The machine's answer, not a bug of ours: a path too long, no permission, a full or
+# read-only disk. Said as such, with the path, and exit 2.
+_USER_OS_ERRORS = frozenset(
+    {errno.ENAMETOOLONG, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+)
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn lakestacks errors into one message and their exit code; never a traceback.
 
@@ -65,6 +73,9 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except Exception as err:
             if os.environ.get("STACKS_DEBUG"):
                 raise
+            if isinstance(err, OSError) and err.errno in _USER_OS_ERRORS:
+                where = f" {err.filename}" if err.filename else ""
+                raise fail(f"cannot write or read{where}: {err.strerror}", 2) from None
             raise fail(
                 f"internal error: {type(err).__name__}: {err} (set STACKS_DEBUG=1 for details)", 1
             ) from None

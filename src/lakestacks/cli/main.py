@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -55,6 +56,11 @@ def _root(
     ] = False,
 ) -> None:
     """MLOps as code: one validated stack file runs a model's whole lifecycle."""
+    # delta-rs appends a Rust backtrace to its messages when RUST_BACKTRACE is set, and the
+    # CLI prints messages, never traces (STACKS_DEBUG=1 keeps them). Rust reads the variable
+    # at its first error, after this: no Rust code has run yet.
+    if not os.environ.get("STACKS_DEBUG"):
+        os.environ["RUST_BACKTRACE"] = os.environ["RUST_LIB_BACKTRACE"] = "0"
 
 
 def main() -> None:

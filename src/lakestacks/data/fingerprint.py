@@ -60,12 +60,10 @@ def last_fingerprint(path: str) -> str | None:
         >>> last_fingerprint("/lake/main/churn/raw")  # doctest: +SKIP
         '4f2d9c0b1e7a...'
     """
-    from deltalake import DeltaTable
-
-    from lakestacks.data.tables import table_exists
+    from lakestacks.data.tables import open_table, table_exists
 
     if not table_exists(path):
         return None
-    [last] = DeltaTable(path).history(1)
+    [last] = open_table(path).history(1)
     value = last.get(FINGERPRINT_KEY)
     return value if isinstance(value, str) else None

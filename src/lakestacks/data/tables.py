@@ -27,7 +27,9 @@ __all__ = [
     "TableNotFound",
     "TableWrite",
     "WriteMode",
+    "delta_message",
     "history",
+    "open_table",
     "read_table",
     "table_columns",
     "table_exists",
@@ -76,7 +78,21 @@ def _open(path: str, version: int | None = None) -> Any:
             raise TableNotFound(
                 f"table {path} has no version {version}; see `stacks history`"
             ) from None
-        raise UserError(f"cannot open Delta table {path}: {err}") from None
+        raise UserError(
+            f"cannot open Delta table {path}: {delta_message(err)}; its _delta_log is damaged "
+            "or unreadable: restore the folder from a backup, or delete it to rebuild the table"
+        ) from None
+
+
+def open_table(path: str, version: int | None = None) -> Any:
+    """The ``DeltaTable`` at ``path``; a missing or unreadable one is a ``UserError`` naming it."""
+    return _open(path, version)
+
+
+def delta_message(err: BaseException) -> str:
+    """delta-rs's message without the Rust backtrace it appends when ``RUST_BACKTRACE`` is
+    set: the first line, which says what is wrong."""
+    return str(err).strip().split("\n", 1)[0]
 
 
 def _dataset(table: Any) -> Any:

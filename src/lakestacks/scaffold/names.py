@@ -11,6 +11,9 @@ from lakestacks.errors import UserError
 __all__ = ["package_name"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+# The name becomes a folder, a package, a catalog schema, a registered model and Prefect
+# deployment names; file systems refuse a path part over 255 bytes, and long names are unkind.
+MAX_LENGTH = 64
 # Names a project's package would shadow: the libraries a lakestacks project imports.
 _TAKEN = frozenset(
     {
@@ -32,6 +35,12 @@ def package_name(name: str) -> str:
     instead = f"; use e.g. {fix!r}" if fix else ""
     if not name:
         raise UserError("the project name is empty; give one, e.g. 'churn'")
+    if len(name) > MAX_LENGTH:
+        raise UserError(
+            f"the project name is {len(name)} characters long ({name[:20]}...); a name has at "
+            f"most {MAX_LENGTH}, as it names the folder, the package, the catalog and the "
+            "deployments"
+        )
     if "/" in name or "\\" in name or name.startswith("."):
         raise UserError(
             f"{name!r} is a path, not a name: give the project's name (e.g. {fix or 'churn'!r}) "
