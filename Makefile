@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test check lint bench clean browser
+.PHONY: install demo test check lint bench clean browser wrk
 
 install: $(STAMP)
 
@@ -54,8 +54,15 @@ browser:
 check: lint
 	$(BIN)/pytest tests/unit -q
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python bench/run.py
+
+# bench_serve drives the servers with wrk: Debian's package, installed where apt can.
+wrk:
+	@command -v wrk >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+	  { apt-get install -y -q wrk >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || \
+	  { echo "wrk is not installed and could not be: install it (apt-get install wrk) for bench_serve"; exit 2; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
