@@ -444,8 +444,11 @@ def approve(
     ``model`` may name the version itself, ``churn_model/3`` or ``churn_model@challenger``;
     otherwise ``version`` says which.
 
-    Refused (``UserError``) when ``by`` is not in ``approval.approvers``, the version is not
-    awaiting approval, or the champion moved since the version was evaluated.
+    Refused (``UserError``) when ``by`` is not one of the approvers recorded on the version
+    when it was registered (the stack's ``approval.approvers`` for a version registered
+    before those were recorded), the version is not awaiting approval, or the champion moved
+    since the version was evaluated. A version already approved whose promotion a crash
+    interrupted is promoted under that approval (no second approval is recorded).
 
     Example:
         >>> api.approve("churn_model", 3, by="alice").decision.champion_after  # doctest: +SKIP
@@ -485,6 +488,7 @@ def reject(
     env: str = DEFAULT_ENV,
 ) -> ApprovalOutcome:
     """Reject a version awaiting approval; the champion stays (``model`` as for approve).
+    Only the version's recorded approvers may reject it, as for approve.
 
     Example:
         >>> api.reject("churn_model", 3, by="bob").decision.status  # doctest: +SKIP

@@ -137,7 +137,8 @@ def approve(
         emit_json(dataclasses.asdict(done))
         return
     d = done.decision
-    typer.echo(f"{d.model}/{d.version} approved by {by}: {d.message}")
+    # Completing an approval whose promotion a crash cut short names who approved it.
+    typer.echo(f"{d.model}/{d.version} approved by {d.approved_by or by}: {d.message}")
     for line in done.notifications:
         typer.echo(f"notification failed: {line}")
     if done.batch is not None:

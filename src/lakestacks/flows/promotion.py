@@ -14,6 +14,7 @@ from pathlib import Path
 from lakestacks import registry
 from lakestacks.catalog import parse_model_ref
 from lakestacks.errors import UserError
+from lakestacks.flows._records import audit_events
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.evaluation import EvaluationResult
 from lakestacks.registry import VersionRecord, VersionStatus
@@ -80,10 +81,15 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
 
     A version blocked only by ``vs: champion`` gates is "kept" (exit 0: nothing better);
     one blocked by any other gate is "rejected" (exit 3); in manual mode a version that
-    passed waits for `stacks approve` under the ``challenger`` alias (exit 4).
+    passed waits for `stacks approve` under the ``challenger`` alias (exit 4). The mode is
+    the one recorded on the version when it was registered. A version already approved (an
+    approval whose promotion did not finish) keeps that approval: deployment completes it.
     """
-    spec, cat, reg = ctx.resolved.stack, ctx.catalog, ctx.registry
+    cat, reg = ctx.catalog, ctx.registry
     name, version, before = ev.model, ev.version, ev.champion_version
+    record = reg.read_record(name, version)
+    if record.status == VersionStatus.APPROVED:
+        return _recorded_approval(ctx, name, version, record)
     if not ev.passed:
         status = RunStatus.KEPT if ev.blocked_only_by_champion else RunStatus.REJECTED
         reasons = "; ".join(d.reason for d in ev.verdict.blocking)
@@ -104,11 +110,10 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
             message=message,
         )
         return Decision(status, name, version, before, before, message)
-    mode = spec.approval.mode if spec.approval else "auto"
+    mode, who, _ = _policy(ctx, record)
     if mode == "manual":
         reg.set_alias(name, registry.CHALLENGER, version)
         reg.write_record(name, version, status=VersionStatus.AWAITING_APPROVAL)
-        who = spec.approval.approvers if spec.approval else []
         message = (
             f"v{version} passed its gates and awaits approval"
             + (f" by one of {', '.join(who)}" if who else "")
@@ -117,13 +122,77 @@ def approval(ctx: RunContext, ev: EvaluationResult) -> Decision:
         )
         ctx.audit(name, version, "awaiting_approval", champion_before=before, message=message)
         return Decision(RunStatus.AWAITING_APPROVAL, name, version, before, before, message)
-    reg.write_record(name, version, approval="auto", status=VersionStatus.APPROVED)
+    reg.write_record(
+        name,
+        version,
+        approval="auto",
+        approval_at=datetime.now(UTC).isoformat(),
+        status=VersionStatus.APPROVED,
+    )
     ctx.audit(name, version, "approved", by="auto", champion_before=before)
     return Decision(RunStatus.PROMOTED, name, version, before, None, "", approved_by="auto")
 
 
+def _policy(ctx: RunContext, record: VersionRecord) -> tuple[str, list[str], str]:
+    """The approval mode and approvers that govern a version, and where they come from.
+
+    The policy recorded on the version when it was registered; for a version registered
+    before policies were recorded, the stack's.
+    """
+    if record.approval_mode is not None and record.approvers is not None:
+        return record.approval_mode, list(record.approvers), "recorded on it when it was registered"
+    section = ctx.resolved.stack.approval
+    if section is None:
+        return "auto", [], "the stack's approval.approvers"
+    return section.mode, list(section.approvers), "the stack's approval.approvers"
+
+
+def _check_decider(
+    ctx: RunContext, name: str, version: int, record: VersionRecord, by: str, verb: str
+) -> None:
+    """Refuse (``UserError``, audited) when ``by`` may not decide on this version."""
+    _, approvers, source = _policy(ctx, record)
+    if approvers and by not in approvers:
+        refused = "approval_refused" if verb == "approve" else "rejection_refused"
+        ctx.audit(name, version, refused, by=by, reason="not an approver")
+        raise UserError(
+            f"{by!r} may not {verb} {ctx.catalog.short(name)}/{version}: only "
+            f"{', '.join(approvers)} may (its approvers, {source})"
+        )
+
+
+def _recorded(ctx: RunContext, name: str, version: int, event: str, after: int | None) -> bool:
+    """Whether ``_audit`` already holds ``event`` for this version (moving the champion to
+    ``after``, when given): a completed step is not recorded twice."""
+    return any(
+        e["event"] == event and (after is None or e["champion_after"] == after)
+        for e in audit_events(ctx.catalog, name, version)
+    )
+
+
+def _recorded_approval(ctx: RunContext, name: str, version: int, record: VersionRecord) -> Decision:
+    """The approval a version's record holds, as a decision deployment can complete; the
+    ``approved`` row is written only when the interrupted run had not written it."""
+    who = record.approval_by or record.approval or "auto"
+    before = record.compared_champion
+    if not _recorded(ctx, name, version, "approved", None):
+        ctx.audit(
+            name, version, "approved", by=who, reason=record.approval_reason or None,
+            champion_before=before,
+        )  # fmt: skip
+    at = record.approval_at or "an unknown time"
+    message = f"completing the approval of v{version} by {who} recorded at {at}"
+    return Decision(RunStatus.PROMOTED, name, version, before, None, message, approved_by=who)
+
+
 def deploy(ctx: RunContext, decision: Decision) -> Decision:
-    """Promote an approved version, compare-and-set against the champion it was judged with."""
+    """Promote an approved version, compare-and-set against the champion it was judged with.
+
+    Each step is done once however often it is re-run: the version's record says
+    ``champion`` only after the aliases moved and the audit holds the promotion, so a run
+    that stopped half way leaves it ``approved``, and approving or deploying it again
+    finishes the steps that are missing (no second ``promoted`` row, no second move).
+    """
     reg = ctx.registry
     name, version = decision.model, decision.version
     try:
@@ -138,19 +207,20 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
             champion_before=decision.champion_before,
         )
         raise
-    reg.write_record(name, version, status=VersionStatus.CHAMPION, promoted_at=move.at.isoformat())
     was = f"v{move.champion_before}" if move.champion_before else "no champion"
     decision.champion_after = move.champion_after
-    decision.message = f"v{version} is the champion (was {was})"
-    ctx.audit(
-        name,
-        version,
-        "promoted",
-        by=decision.approved_by,
-        champion_before=move.champion_before,
-        champion_after=move.champion_after,
-        message=decision.message,
-    )
+    done = f"v{version} is the champion (was {was})"
+    decision.message = f"{decision.message}; {done}" if decision.message else done
+    if not _recorded(ctx, name, version, "promoted", version):
+        ctx.audit(
+            name,
+            version,
+            "promoted",
+            by=decision.approved_by,
+            champion_before=move.champion_before,
+            champion_after=move.champion_after,
+            message=decision.message,
+        )
     old = move.champion_before
     if old is not None and old != version:
         # The old champion's own record says so, and its lineage shows the event.
@@ -161,15 +231,18 @@ def deploy(ctx: RunContext, decision: Decision) -> Decision:
             demoted_at=move.at.isoformat(),
             replaced_by=version,
         )
-        ctx.audit(
-            name,
-            old,
-            "demoted",
-            by=decision.approved_by,
-            reason=f"v{version} promoted; v{old} is @{registry.PREVIOUS}",
-            champion_before=old,
-            champion_after=version,
-        )
+        if not _recorded(ctx, name, old, "demoted", version):
+            ctx.audit(
+                name,
+                old,
+                "demoted",
+                by=decision.approved_by,
+                reason=f"v{version} promoted; v{old} is @{registry.PREVIOUS}",
+                champion_before=old,
+                champion_after=version,
+            )
+    # Last: until this write the version reads `approved`, which re-running completes.
+    reg.write_record(name, version, status=VersionStatus.CHAMPION, promoted_at=move.at.isoformat())
     return decision
 
 
@@ -194,9 +267,8 @@ def _target(ctx: RunContext, model: str, version: int | None) -> tuple[str, int]
     return name, version
 
 
-def _awaiting(ctx: RunContext, model: str, version: int | None) -> tuple[str, int, VersionRecord]:
-    name, version = _target(ctx, model, version)
-    record = ctx.registry.read_record(name, version)
+def _awaiting(ctx: RunContext, name: str, version: int, record: VersionRecord) -> None:
+    """Refuse (``UserError``) unless the version awaits approval."""
     if record.status != VersionStatus.AWAITING_APPROVAL:
         short = ctx.catalog.short(name)
         waiting = ctx.registry.alias_version(name, registry.CHALLENGER)
@@ -209,7 +281,6 @@ def _awaiting(ctx: RunContext, model: str, version: int | None) -> tuple[str, in
             f"{short}/{version} is not awaiting approval (its status is "
             f"{record.status or 'unknown'}); {which}"
         )
-    return name, version, record
 
 
 def approve(
@@ -219,22 +290,30 @@ def approve(
     moved since the evaluation. ``model`` may name the version itself (``NAME/3``,
     ``NAME@challenger``); then ``version`` is None.
 
+    Who may approve is the ``approvers`` list recorded on the version when it was
+    registered (the stack's, for a version registered before policies were recorded). A
+    version already approved whose promotion did not finish (a crash) is promoted under
+    that approval: approving again completes it and records no second approval.
+
     Example:
         >>> approve(s, "churn_model", 3, by="alice", reason="reviewed").status  # doctest: +SKIP
         'promoted'
     """
-    spec, reg = ctx.resolved.stack, ctx.registry
-    name, version, record = _awaiting(ctx, model, version)
-    approvers = spec.approval.approvers if spec.approval else []
-    if approvers and by not in approvers:
-        ctx.audit(name, version, "approval_refused", by=by, reason="not an approver")
-        raise UserError(
-            f"{by!r} may not approve {name}: approval.approvers lists {', '.join(approvers)}"
-        )
+    reg = ctx.registry
+    name, version = _target(ctx, model, version)
+    record = reg.read_record(name, version)
+    if record.status == VersionStatus.APPROVED:
+        _check_decider(ctx, name, version, record, by, "approve")
+        return deploy(ctx, _recorded_approval(ctx, name, version, record))
+    _awaiting(ctx, name, version, record)
+    _check_decider(ctx, name, version, record, by, "approve")
     before = record.compared_champion
+    # The record says approved (and by whom) before anything moves: a crash from here on
+    # leaves a version that `stacks approve` or `stacks run deployment` promotes.
     reg.write_record(
         name,
         version,
+        status=VersionStatus.APPROVED,
         approval="manual",
         approval_by=by,
         approval_at=datetime.now(UTC).isoformat(),
@@ -248,9 +327,13 @@ def approve(
 def reject(
     ctx: RunContext, model: str, version: int | None, by: str, reason: str | None
 ) -> Decision:
-    """Record a human rejection; the champion stays as it is (``model`` as for approve)."""
+    """Record a human rejection; the champion stays as it is (``model`` as for approve).
+    Only the version's approvers may reject it, as for approve."""
     reg = ctx.registry
-    name, version, _ = _awaiting(ctx, model, version)
+    name, version = _target(ctx, model, version)
+    record = reg.read_record(name, version)
+    _awaiting(ctx, name, version, record)
+    _check_decider(ctx, name, version, record, by, "reject")
     reg.write_record(
         name,
         version,

@@ -195,8 +195,15 @@ def log_and_register(
         uri = reg.log_predictor(
             run, trained.predictor(), example, _code_paths(section.model, resolved.base_dir)
         )
+        policy = spec.approval
+        # The approval policy goes on the version: approving it checks this record, not a
+        # stack file that may be edited, or another one, by the time someone approves.
         record = registry.record_tags(
-            run_id=run.run_id, task=trained.task, status=registry.VersionStatus.TRAINED
+            run_id=run.run_id,
+            task=trained.task,
+            status=registry.VersionStatus.TRAINED,
+            approval_mode=policy.mode if policy else "auto",
+            approvers=list(policy.approvers) if policy else [],
         )
         version = reg.register(uri, name, context | record, spec.description)
         if version != expected:  # another run registered the version this one expected

@@ -269,30 +269,36 @@ def promote(name: str, version: int, expected_champion: int | None) -> Move:
 
     The old champion becomes ``previous``. Raises ``PromotionRefused`` when the champion
     moved since the evaluation compared against it: promoting then would throw away a
-    champion nobody compared with.
+    champion nobody compared with. Promoting again a version that this promotion already
+    made the champion (a re-run after a crash) finishes the moves and returns the same move.
 
     Example:
         >>> promote("main.churn.churn_model", 3, expected_champion=2)  # doctest: +SKIP
     """
     with _registry_lock(_registry_uri()):
         current = alias_version(name, CHAMPION)
-        if current != expected_champion:
+        # @champion already moved to it: an earlier attempt stopped after the move, perhaps
+        # before @previous and @challenger followed; finish those, move nothing else.
+        again = current == version and expected_champion != version
+        if current != expected_champion and not again:
             raise PromotionRefused(
                 f"{name}/{version} was evaluated against "
                 f"{_champion_text(expected_champion)}, but the champion is now "
                 f"{_champion_text(current)}; re-run the evaluation (`stacks run`) to compare "
                 "against the current champion"
             )
-        set_alias(name, CHAMPION, version)
-        if alias_version(name, CHAMPION) != version:
-            raise PromotionRefused(f"another promotion of {name} won the race; re-run")
-        if current is not None and current != version:
-            set_alias(name, PREVIOUS, current)
-            set_version_tags(name, version, {f"{TAG}previous_champion": str(current)})
+        if not again:
+            set_alias(name, CHAMPION, version)
+            if alias_version(name, CHAMPION) != version:
+                raise PromotionRefused(f"another promotion of {name} won the race; re-run")
+        before = expected_champion if again else current
+        if before is not None and before != version:
+            set_alias(name, PREVIOUS, before)
+            set_version_tags(name, version, {f"{TAG}previous_champion": str(before)})
         if alias_version(name, CHALLENGER) == version:
             delete_alias(name, CHALLENGER)
         return Move(
-            name, "promote", current, version, alias_version(name, PREVIOUS), datetime.now(UTC)
+            name, "promote", before, version, alias_version(name, PREVIOUS), datetime.now(UTC)
         )
 
 

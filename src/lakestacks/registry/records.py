@@ -55,6 +55,10 @@ class VersionRecord:
         gates: ``passed``, ``failed``, ``failed (dry run)``, ``off`` or ``none``.
         decisions: The gate decisions, as ``_decisions`` rows.
         approval: ``auto``, ``manual`` or ``rejected``; with who, when and why.
+        approval_mode, approvers: The approval policy of the stack that registered it (its
+            ``approval.mode`` and ``approval.approvers``, empty meaning anyone): what
+            `stacks approve` and `stacks reject` check, whatever the stack file says later.
+            None for a version registered before policies were recorded.
         promoted_at, rolled_back_at: When it became the champion, when it was rolled back.
         previous_champion: The champion it replaced.
         demoted_at, replaced_by: When a later promotion moved the champion off it, and the
@@ -78,6 +82,8 @@ class VersionRecord:
     approval_by: str | None = None
     approval_at: str | None = None
     approval_reason: str | None = None
+    approval_mode: str | None = None
+    approvers: list[str] | None = None
     promoted_at: str | None = None
     rolled_back_at: str | None = None
     previous_champion: int | None = None
@@ -115,6 +121,8 @@ class RecordChanges(TypedDict, total=False):
     approval_by: str
     approval_at: str
     approval_reason: str
+    approval_mode: str
+    approvers: list[str]
     promoted_at: str
     rolled_back_at: str
     previous_champion: int | None
@@ -122,12 +130,14 @@ class RecordChanges(TypedDict, total=False):
     replaced_by: int | None
 
 
-_JSON = frozenset({"inputs", "metrics", "champion_metrics", "decisions"})
+_JSON = frozenset({"inputs", "metrics", "champion_metrics", "decisions", "approvers"})
 _VERSIONS = frozenset({"compared_champion", "previous_champion", "replaced_by"})
 
 
 def _tag(name: str) -> str:
     # approval_by -> lakestacks.approval.by: the tag names MLflow users already see
+    if name == "approvers":
+        return TAG + "approval.approvers"
     return TAG + (name.replace("approval_", "approval.", 1) if name != "approval" else name)
 
 

@@ -14,16 +14,17 @@ from lakestacks.flows.training import TrainingResult
 __all__ = ["evaluated", "newest", "trained"]
 
 
-def newest(ctx: RunContext, status: registry.VersionStatus) -> registry.ModelVersionInfo:
-    """The newest version of the stack's model whose status is ``status``."""
+def newest(ctx: RunContext, *statuses: registry.VersionStatus) -> registry.ModelVersionInfo:
+    """The newest version of the stack's model whose status is one of ``statuses``."""
     name = ctx.model
     for model in ctx.registry.list_models(name):
         if model.name != name:
             continue
         for info in model.versions:  # newest first
-            if info.record.status == status:
+            if info.record.status in statuses:
                 return info
-    raise UserError(f"{name} has no version that is {status}; run `stacks run` first")
+    which = " or ".join(statuses)
+    raise UserError(f"{name} has no version that is {which}; run `stacks run` first")
 
 
 def trained(ctx: RunContext, info: registry.ModelVersionInfo) -> TrainingResult:

@@ -50,8 +50,10 @@ class Approval(BaseStage):
         return ("approval", "deployment")
 
     def rebuild(self, ctx: RunContext, state: PipelineResult) -> None:
-        """The newest evaluated version."""
-        state.rebuilt["evaluation"] = evaluated(newest(ctx, VersionStatus.EVALUATED))
+        """The newest evaluated version, or approved one: an approval whose promotion did not
+        finish (a crash) is completed, not lost."""
+        found = newest(ctx, VersionStatus.EVALUATED, VersionStatus.APPROVED)
+        state.rebuilt["evaluation"] = evaluated(found)
 
     def run(self, ctx: RunContext, state: PipelineResult) -> Decision:
         """Decide; a reused version that an earlier run decided keeps that decision."""
