@@ -22,9 +22,11 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import pyarrow.compute as pc
 import pytest
 
 from lakestacks import api, registry
+from lakestacks.data.split import SPLIT_COLUMN
 from lakestacks.data.tables import read_table, table_exists
 from lakestacks.serving import ServeConfig, build_config, hash_token, running
 from lakestacks.serving.config import LogConfig, TokenConfig
@@ -610,3 +612,300 @@ def test_cli_errors_are_one_line(trained: Project) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert hashed.stdout.strip() == hash_token("a-token-for-the-ci-job")
+
+
+def test_the_signature_marks_optional_exactly_the_columns_with_nulls_in_train(
+    trained: Project,
+) -> None:
+    """Issue 16, item 4: optional in the signature (MLflow's own, and ours) means imputed by
+    design; every other column is required."""
+    model = registry.load_model(MODEL, 1)
+    customers = read_table(str(trained.lake / "main/churn/customers"))
+    train = customers.filter(pc.equal(customers[SPLIT_COLUMN], "train"))
+    with_nulls = {c for c in model.columns if train[c].null_count}
+    assert with_nulls == {"monthly_charges", "total_charges", "payment_method"}
+    signature = model.pyfunc.metadata.get_input_schema()  # as MLflow's loader reads it
+    assert {s.name for s in signature.inputs if not s.required} == with_nulls
+    assert {f.name for f in model.input_schema if f.nullable} == with_nulls
+    assert registry.refuses_nulls(model)
+
+
+def test_a_null_in_a_required_column_is_400_and_one_in_an_optional_column_scores(
+    trained: Project, rows: pd.DataFrame, fresh_log: LogConfig
+) -> None:
+    """Issue 16, item 4: an all-null row was scored (means imputed) as probability null."""
+    config = _config(trained, log=fresh_log)
+    records = json.loads(rows.head(4).to_json(orient="records"))
+    needs = "null, but the model needs a value (it had none missing in training)"
+    # Optional columns null, or left out altogether: imputed as in training.
+    optional = [
+        {k: v for k, v in r.items() if k != "total_charges"}
+        | {"monthly_charges": None, "payment_method": None}
+        for r in records
+    ]
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        got = http.post("/invocations", json={"dataframe_records": [dict.fromkeys(records[0])]})
+        assert got.status_code == 400, got.text
+        assert got.json()["message"] == f"column 'tenure', row 0: {needs}"
+        late = [*records[:3], {**records[3], "age": None}]
+        got = http.post("/invocations", json={"dataframe_records": late})
+        assert got.status_code == 400 and got.json()["message"] == f"column 'age', row 3: {needs}"
+        csv = rows.head(2).astype({"tenure": "object"})
+        csv.loc[1, "tenure"] = None  # an empty field
+        got = http.post(
+            "/invocations", content=csv.to_csv(index=False), headers={"content-type": "text/csv"}
+        )
+        assert got.status_code == 400 and f"column 'tenure', row 1: {needs}" in got.text
+        text = rows.head(2).astype({"contract": "object"})
+        text.loc[0, "contract"] = None  # an empty string field is missing too, as in MLflow
+        got = http.post(
+            "/invocations", content=text.to_csv(index=False), headers={"content-type": "text/csv"}
+        )
+        assert got.status_code == 400 and f"column 'contract', row 0: {needs}" in got.text
+        scored = http.post("/invocations", json={"dataframe_records": optional})
+        assert scored.status_code == 200, scored.text
+    answers = [p["probability"] for p in scored.json()["predictions"]]
+    assert None not in answers
+    # MLflow's own loader agrees: it drops the absent optional column, the encoder imputes it.
+    frame = pd.DataFrame(optional).astype({"monthly_charges": "float64"})
+    expected = registry.load_model(MODEL, 1).pyfunc.predict(frame)["probability"].tolist()
+    assert [round(p, 6) for p in answers] == [round(p, 6) for p in expected]
+    logged = _logged(config)
+    assert sorted(logged["status"]) == [200] * 4 + [400] * 4
+
+
+def _with_nulls(table: Any, column: str, rows: list[int]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    mask = np.zeros(table.num_rows, dtype=bool)
+    mask[rows] = True
+    values = table[column]
+    nulled = pc.if_else(pa.array(mask), pa.nulls(table.num_rows, values.type), values)
+    return table.set_column(table.schema.get_field_index(column), column, nulled)
+
+
+def test_batch_inference_scores_imputes_and_refuses_by_the_signature(trained: Project) -> None:
+    """Issue 16, item 4: batch inference follows serving's rule and counts what it did."""
+    import pyarrow.parquet as pq
+
+    from lakestacks.data.tables import write_table
+
+    data = read_table(str(trained.lake / "main/churn/customers")).slice(0, 200)
+    data = _with_nulls(data, "tenure", [0, 1, 2, 3, 4])
+    data = _with_nulls(data, "age", [3, 7])
+    data = _with_nulls(data, "monthly_charges", list(range(10, 20)))
+    write_table(str(trained.lake / "main/churn/batch_nulls"), data)
+    pq.write_table(data, trained.root / "batch_nulls.parquet")  # a table of the stack's own
+    refused = {0, 1, 2, 3, 4, 7}
+    kept = [i for i in range(200) if i not in refused]
+    optional = ["monthly_charges", "total_charges", "payment_method"]
+    missing = data.to_pandas().loc[kept, optional].isna()
+    before = json.loads(json.dumps(trained.doc["data"]))
+    sources = {**before["sources"], "batch_nulls": {"path": "batch_nulls.parquet"}}
+    trained.set("data", {**before, "sources": sources})
+    trained.set("data.split.table", "customers")
+    trained.set("deployment.batch", {"input": "batch_nulls", "output": "scored_nulls"})
+    try:
+        out = trained.run("batch_inference")
+    finally:
+        trained.set("deployment.batch", {"input": "customers", "output": "predictions"})
+        trained.set("data", before)
+    assert out.exit_code == 0, out.message
+    b = out.batch
+    assert b is not None and b.version == 1
+    assert (b.rows, b.scored, b.refused) == (200, 194, 6)
+    assert b.refused_values == {"tenure": 5, "age": 2}
+    assert b.imputed_values == {c: int(n) for c, n in missing.sum().items() if n}
+    assert b.imputed_values["monthly_charges"] >= 10
+    assert b.imputed == int(missing.any(axis=1).sum())
+    lines = [line for line in out.summaries["batch_inference"] if isinstance(line, str)]
+    assert "(200 rows, 194 scored)" in lines[0]
+    assert lines[1].startswith(f"batch: {b.imputed} scored row(s) had missing values imputed")
+    assert "monthly_charges" in lines[1]
+    assert lines[2].startswith("batch: 6 row(s) refused") and "tenure 5, age 2" in lines[2]
+    written = read_table(str(trained.lake / "main/churn/scored_nulls")).to_pandas()
+    assert set(written.index[written["probability"].isna()]) == refused
+    assert set(written.index[written["prediction"].isna()]) == refused
+    assert written.loc[3, "refused"] == "null in required column(s) tenure, age"
+    assert written.loc[7, "refused"] == "null in required column(s) age"
+    assert written.loc[kept, "refused"].isna().all()
+
+
+CORPUS = Path(__file__).parents[1] / "serving_corpus" / "hostile.jsonl"
+_DEFAULTS = {
+    "host": "127.0.0.1",
+    "authorization": "Bearer {TOKEN}",
+    "content-type": "application/json",
+    "connection": "close",
+}
+
+
+def _raw_request(entry: dict[str, Any], fill: dict[str, str]) -> bytes:
+    """One corpus entry as the bytes a client sends (see tests/serving_corpus/README.md)."""
+    import base64
+    import gzip
+
+    def expand(text: str) -> str:
+        for key, (piece, times) in entry.get("repeat", {}).items():
+            text = text.replace(key, piece * times)
+        for key, value in fill.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    def encode(text: str) -> bytes:
+        return expand(text).encode("utf-8", "surrogateescape")
+
+    if "raw" in entry:
+        return encode(entry["raw"])
+    body = (
+        base64.b64decode(entry["body_b64"])
+        if "body_b64" in entry
+        else encode(entry.get("body", ""))
+    )
+    if entry.get("mangle_csv"):
+        body += b"\xff\xfe,\xfd\n"
+    if entry.get("gzip"):
+        body = gzip.compress(body, mtime=0)
+    if "chunked" in entry:
+        data = encode(entry["chunked"])
+        body = b"".join(
+            b"%x\r\n%s\r\n" % (len(data[i : i + 7]), data[i : i + 7])
+            for i in range(0, len(data), 7)
+        )
+        body += b"0\r\n\r\n"
+    given = [(name, value) for name, value in entry.get("headers", [])]
+    named = {name.lower() for name, _ in given}
+    headers = [(k, v) for k, v in _DEFAULTS.items() if k not in named]
+    headers += [(name, value) for name, value in given if value is not None]
+    if entry.get("length", "auto") == "auto" and "transfer-encoding" not in named:
+        headers.append(("content-length", str(len(body))))
+    lines = [f"{entry['method']} {entry['target']} {entry.get('version', 'HTTP/1.1')}"]
+    lines += [name if value == "__NOCOLON__" else f"{name}: {value}" for name, value in headers]
+    head = encode("\r\n".join(lines) + "\r\n\r\n")
+    request = head + body
+    if entry.get("pipelined"):
+        request = head.replace(b"connection: close", b"connection: keep-alive") + body + request
+    return request
+
+
+def _exchange(address: tuple[str, int], request: bytes) -> bytes:
+    """Send raw bytes; read until the server closes (or 15 s pass)."""
+    with socket.create_connection(address, timeout=15) as sock:
+        try:
+            sock.sendall(request)
+        except OSError:
+            pass  # the server may answer (413, 431) and close before reading it all
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return b"".join(chunks)
+
+
+def test_hostile_corpus_gives_no_500_no_trace_no_secret(
+    trained: Project, rows: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, acceptance: every request of tests/serving_corpus/hostile.jsonl, sent as raw
+    bytes to a server with auth on, is answered without a 5xx, a traceback or the token, and
+    `/ping` answers after each; nothing is logged as an internal error."""
+    import logging
+    import re
+
+    from lakestacks.spec.deployment import ServingLimits
+
+    entries = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
+    assert len(entries) >= 100 and len({e["name"] for e in entries}) == len(entries)
+    secret = "corpus-secret-token-0123456789"  # noqa: S105 - a test token
+    tokens = (TokenConfig("ci", bytes.fromhex(hash_token(secret)), None, None),)
+    limits = ServingLimits(header_seconds=2.0, body_seconds=2.0, max_header_bytes=16_384)
+    config = _config(trained, tokens=tokens, log=None, limits=limits, max_request_bytes=1_000_000)
+    record = json.loads(rows.head(1).to_json(orient="records"))[0]
+    fill = {
+        "TOKEN": secret,
+        "RECORD": json.dumps(record),
+        "CSV_HEADER": ",".join(record),
+        "CSV_ROW": ",".join(str(v) for v in record.values()),
+    }
+    statuses = re.compile(rb"HTTP/1\.[01] (\d{3})")
+    failures: list[str] = []
+    caplog.set_level(logging.WARNING)
+    with running(config) as (url, _), httpx.Client(base_url=url) as http:
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(caplog.handler)  # uvicorn's loggers do not propagate to root
+        try:
+            host, port = url.removeprefix("http://").split(":")
+            for entry in entries:
+                answer = _exchange((host, int(port)), _raw_request(entry, fill))
+                codes = [int(c) for c in statuses.findall(answer)]
+                expect = entry.get("expect", "any")
+                why = f"{entry['name']}: {answer[:200]!r}"
+                if any(code >= 500 for code in codes):
+                    failures.append(f"5xx: {why}")
+                elif b"Traceback" in answer or secret.encode() in answer:
+                    failures.append(f"trace or secret: {why}")
+                elif expect != "any" and not (
+                    codes and str(codes[-1]).startswith(expect.rstrip("x"))
+                ):
+                    failures.append(f"expected {expect}: {why}")
+                if http.get("/ping").status_code != 200:
+                    failures.append(f"/ping failed after {entry['name']}")
+        finally:
+            uvicorn_log.removeHandler(caplog.handler)
+    assert failures == [], "\n".join(failures)
+    assert "internal error" not in caplog.text and "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_the_api_against_its_own_openapi_document(
+    trained: Project, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 16, item 3: schemathesis generates requests from the served OpenAPI document, valid
+    and invalid for it (bounded, derandomized); none is answered 5xx, with a trace or the token."""
+    import logging
+    import tempfile
+
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "lakestacks-hypothesis")  # not the repo
+    secret = "schemathesis-secret-token-0123"  # noqa: S105 - a test token
+    tokens = (TokenConfig("ci", bytes.fromhex(hash_token(secret)), None, None),)
+    config = _config(trained, tokens=tokens, log=None)
+    auth = {"authorization": f"Bearer {secret}"}
+    seen: Counter[str] = Counter()
+    caplog.set_level(logging.WARNING)
+    with running(config) as (url, _):
+        document = httpx.get(f"{url}/openapi.json", headers=auth).json()
+        schema = schemathesis.openapi.from_dict(document)
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) == 6
+
+        for operation in operations:
+            modes = list(schemathesis.GenerationMode)  # valid for the document, and invalid
+            if operation.method.upper() == "GET":
+                modes = modes[:1]  # no parameters and no body: nothing to make invalid
+            for mode in modes:
+
+                @settings(
+                    max_examples=100 if operation.method.upper() == "POST" else 10,
+                    derandomize=True,
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                )
+                @given(case=operation.as_strategy(generation_mode=mode))
+                def check(case: schemathesis.Case) -> None:
+                    answer = case.call(base_url=url, headers=auth, timeout=30)
+                    seen[f"{case.method} {answer.status_code}"] += 1
+                    where = f"{case.method} {case.path} {case.media_type}: {answer.text[:300]}"
+                    assert answer.status_code < 500, where
+                    assert "Traceback" not in answer.text and secret not in answer.text, where
+
+                check()
+        assert httpx.get(f"{url}/ping").status_code == 200
+    assert seen["POST 400"] > 0, seen  # it reached the parser
+    assert "internal error" not in caplog.text and "Traceback" not in caplog.text

@@ -106,6 +106,37 @@ def test_to_dict_from_dict_round_trips_through_json() -> None:
         FeatureEncoder.from_dict({"format": 99, "columns": []})
 
 
+def test_the_encoder_records_which_columns_had_missing_values_in_train() -> None:
+    """Issue 16, item 4: only those are imputed by design (optional in the signature)."""
+    encoder = FeatureEncoder.fit(train_rows(table()), ["tenure", "charges", "contract"])
+    # tenure has a null and charges a NaN among the train rows; contract's null is a test row.
+    assert encoder.optional == {"tenure", "charges"}
+    assert encoder.required_columns == ["contract"]
+    saved = json.loads(json.dumps(encoder.to_dict()))
+    assert saved["optional"] == ["tenure", "charges"]
+    assert FeatureEncoder.from_dict(saved) == encoder
+    # An optional column left out is all missing (MLflow's loader drops it); a required one
+    # left out is an error; an all-None column from pandas is missing too.
+    full = encoder.transform(pa.table({"tenure": [None], "charges": [None], "contract": ["a"]}))
+    assert encoder.transform(pa.table({"contract": ["a"]})).tolist() == full.tolist()
+    nones = pa.table({"tenure": [None], "contract": ["a"]}).to_pandas()
+    assert encoder.transform(nones).tolist() == full.tolist()
+    with pytest.raises(UserError, match=r"no feature column.*contract"):
+        encoder.transform(pa.table({"tenure": [1]}))
+
+
+def test_an_encoder_saved_before_optional_was_recorded_imputes_every_column() -> None:
+    encoder = FeatureEncoder.fit(train_rows(table()), ["tenure", "contract"])
+    old = {k: v for k, v in encoder.to_dict().items() if k != "optional"}
+    before = FeatureEncoder.from_dict(old)
+    assert before.optional is None and before.required_columns == ["tenure", "contract"]
+    assert "optional" not in before.to_dict()
+    x = before.transform(pa.table({"tenure": [None], "contract": [None]}))
+    assert x.tolist() == [[0.0, 0.0, 0.0]]  # imputed, as before
+    with pytest.raises(UserError, match="no feature column"):
+        before.transform(pa.table({"contract": ["a"]}))
+
+
 @pytest.mark.parametrize(
     ("column", "kind"),
     [
@@ -122,7 +153,10 @@ def test_unsupported_types_name_the_column_and_suggest_the_prep_function(
 
 
 def test_missing_and_retyped_columns_are_user_errors() -> None:
-    encoder = FeatureEncoder.fit(table(), ["tenure", "contract"])
+    # No missing value in train: both columns are required.
+    encoder = FeatureEncoder.fit(
+        pa.table({"tenure": [1, 3], "contract": ["a", "b"]}), ["tenure", "contract"]
+    )
     with pytest.raises(UserError, match="tenure, contract"):
         encoder.transform(pa.table({"other": [1]}))
     with pytest.raises(UserError, match="tenure, contract"):

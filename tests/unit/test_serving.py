@@ -10,7 +10,12 @@ import pytest
 
 from lakestacks.serving.config import LogConfig, TokenConfig, hash_token
 from lakestacks.serving.inference_log import InferenceLog, rows_table
-from lakestacks.serving.protocol import BadRequest, UnsupportedMediaType, parse_body
+from lakestacks.serving.protocol import (
+    NULLS_REFUSED,
+    BadRequest,
+    UnsupportedMediaType,
+    parse_body,
+)
 from lakestacks.serving.security import Denied, RateLimiter, Tokens
 from lakestacks.spec.deployment import ServingSpec, ServingToken
 
@@ -80,6 +85,29 @@ def test_bad_bodies_name_the_field(body: bytes, message: str) -> None:
     with pytest.raises(BadRequest) as caught:
         parse_body(body, JSON, SCHEMA)
     assert message in str(caught.value)
+
+
+def test_a_model_that_refuses_nulls_answers_400_naming_column_and_row() -> None:
+    """Issue 16, item 4: with NULLS_REFUSED a required column needs a value in every row; an
+    optional one may be null or left out. Without it (older models) nulls pass as before."""
+    strict = SCHEMA.with_metadata({NULLS_REFUSED: b"true"})
+    nulls = b'{"dataframe_records": [{"tenure": 1, "charges": 2.5, "contract": "a"}, ' \
+        b'{"tenure": 2, "charges": null, "contract": null}]}'  # fmt: skip
+    with pytest.raises(BadRequest) as caught:
+        parse_body(nulls, JSON, strict)
+    assert str(caught.value) == (
+        "column 'charges', row 1: null, but the model needs a value (it had none missing in "
+        "training)"
+    )
+    with pytest.raises(BadRequest, match="column 'tenure', row 0: null"):
+        parse_body(b"tenure,charges,contract\n,1.5,a\n", "text/csv", strict)
+    table = parse_body(
+        b'{"inputs": {"tenure": [1], "charges": [1.5], "contract": ["a"], "note": [null]}}',
+        JSON,
+        strict,
+    ).table
+    assert table["note"].null_count == 1
+    assert parse_body(nulls, JSON, SCHEMA).table["charges"].null_count == 1
 
 
 def test_content_types() -> None:

@@ -8,7 +8,10 @@ never leaves a half-written commit.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -26,6 +29,7 @@ __all__ = [
     "TableInfo",
     "TableNotFound",
     "TableWrite",
+    "WriteConflict",
     "WriteMode",
     "delta_message",
     "history",
@@ -49,6 +53,17 @@ class TableNotFound(UserError):
 
 class SchemaMismatch(UserError):
     """Data whose columns or types do not fit the table under its schema policy."""
+
+
+class WriteConflict(UserError):
+    """Another writer committed to a table meanwhile in a way this write cannot be retried
+    over (an overwrite of other data): nothing of this write was committed."""
+
+
+COMMIT_RETRIES = 5
+"""How many times a write whose commit lost a race is tried (appends and merges)."""
+
+_WRITE_KEY = "lakestacks.write"  # a unique id in each commit: which version is ours
 
 
 @dataclass(frozen=True)
@@ -261,18 +276,36 @@ def write_table(
     return write_tables([TableWrite(path, data, mode, keys, schema, metadata)])[0]
 
 
-def write_tables(writes: Sequence[TableWrite]) -> list[int]:
+def write_tables(
+    writes: Sequence[TableWrite], on_commit: Callable[[int, int], None] | None = None
+) -> list[int]:
     """Check every write (keys, schema) before making any, then make them in order.
 
     A bad key or schema in any table leaves every table as it was. Delta has no
     transactions across tables, so a failure of delta-rs itself mid-way can still leave
-    the earlier tables written.
+    the earlier tables written (data prep journals its writes to undo that; see
+    :mod:`lakestacks.data.journal`).
+
+    Concurrent writers: an append or a merge whose commit loses a race to another writer is
+    tried again (up to :data:`COMMIT_RETRIES` times, with a jittered backoff), a merge
+    against the table's new version; an overwrite that loses a race is a
+    :class:`WriteConflict`, unless the winner wrote the very rows it meant to write (the
+    same fingerprint), when its version is reported instead.
+
+    Args:
+        writes: The writes, made in this order.
+        on_commit: Called with each write's index and new version once it is committed.
 
     Returns:
         The new version of each table, in the order of ``writes``.
     """
     exists = [_check_write(w) for w in writes]
-    return [_write(w, existed) for w, existed in zip(writes, exists, strict=True)]
+    versions = []
+    for index, (write, existed) in enumerate(zip(writes, exists, strict=True)):
+        versions.append(_write(write, existed))
+        if on_commit is not None:
+            on_commit(index, versions[-1])
+    return versions
 
 
 def _check_write(write: TableWrite) -> bool:
@@ -289,22 +322,75 @@ def _check_write(write: TableWrite) -> bool:
 
 
 def _write(write: TableWrite, exists: bool) -> int:
+    from deltalake.exceptions import CommitFailedError
+
+    from lakestacks.data.fingerprint import FINGERPRINT_KEY
+
+    meta = write.metadata or {}
+    for attempt in range(1, COMMIT_RETRIES + 1):
+        token = uuid.uuid4().hex
+        try:
+            return _write_once(write, exists, token)
+        except CommitFailedError as err:
+            last = _last_commit(write.path)
+            fingerprint = meta.get(FINGERPRINT_KEY)
+            if fingerprint is not None and last.get(FINGERPRINT_KEY) == fingerprint:
+                return int(last["version"])  # the other writer committed these very rows
+            if write.mode == "overwrite":
+                raise _conflict(write.path, last, "this run's overwrite") from None
+            if attempt == COMMIT_RETRIES:
+                raise _conflict(write.path, last, f"{COMMIT_RETRIES} tries", err) from None
+            # An append, or a merge (into the table another writer just created, maybe):
+            # check the schema against the new version and make the write again over it.
+            exists = _check_write(write)
+            time.sleep(random.uniform(0.05, 0.2) * 2 ** (attempt - 1))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _conflict(
+    path: str, last: Mapping[str, Any], lost: str, err: Exception | None = None
+) -> WriteConflict:
+    other = f"{last.get('operation', 'a write')} at version {last.get('version')}"
+    why = f" ({str(err).splitlines()[0]})" if err is not None else ""
+    return WriteConflict(
+        f"table {path} was written concurrently by another run ({other}), which {lost} "
+        f"cannot be made over{why}; nothing of this write was committed; "
+        "fix: re-run once the other run has finished"
+    )
+
+
+def _last_commit(path: str) -> dict[str, Any]:
+    """The table's latest commit (its version included), or {} when there is no table."""
+    from deltalake import DeltaTable
+
+    if not table_exists(path):
+        return {}
+    [last] = DeltaTable(path).history(1)
+    return dict(last)
+
+
+def _write_once(write: TableWrite, exists: bool, token: str) -> int:
+    """One attempt at the write; the version it committed (the commit carrying ``token``)."""
     from deltalake import CommitProperties, DeltaTable, write_deltalake
+    from deltalake.exceptions import CommitFailedError
 
     path, data, keys, schema = write.path, write.data, write.keys, write.schema
     commit = CommitProperties(
         custom_metadata={
-            k: v if isinstance(v, str) else json.dumps(v, default=str)
-            for k, v in (write.metadata or {}).items()
+            **{
+                k: v if isinstance(v, str) else json.dumps(v, default=str)
+                for k, v in (write.metadata or {}).items()
+            },
+            _WRITE_KEY: token,
         }
     )
     schema_mode: Literal["merge"] | None = "merge" if schema == "merge" and exists else None
     try:
         if write.mode == "merge" and exists:
             predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+            table = DeltaTable(path)
             (
-                DeltaTable(path)
-                .merge(
+                table.merge(
                     data,
                     predicate,
                     source_alias="s",
@@ -316,16 +402,32 @@ def _write(write: TableWrite, exists: bool) -> int:
                 .when_not_matched_insert_all()
                 .execute()
             )
-        else:
-            how: Literal["append", "overwrite"] = (
-                "append" if write.mode == "append" else "overwrite"
+            return int(table.version())  # the merge leaves the object at its own commit
+        how: Literal["append", "overwrite"] = "append" if write.mode == "append" else "overwrite"
+        if exists:
+            table = DeltaTable(path)
+            write_deltalake(
+                table, data, mode=how, schema_mode=schema_mode, commit_properties=commit
             )
-            write_deltalake(path, data, mode=how, schema_mode=schema_mode, commit_properties=commit)
-    except UserError:
+            return int(table.version())  # the write leaves the object at its own commit
+        write_deltalake(path, data, mode=how, schema_mode=schema_mode, commit_properties=commit)
+    except (UserError, CommitFailedError):
         raise
     except Exception as err:
         raise UserError(f"writing table {path} failed: {type(err).__name__}: {err}") from None
-    return int(DeltaTable(path).version())
+    return _version_of(path, token)
+
+
+def _version_of(path: str, token: str) -> int:
+    """The version of the commit carrying ``token`` (a table this write created: another
+    writer may have committed since)."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(path)
+    for entry in table.history(50):
+        if entry.get(_WRITE_KEY) == token:
+            return int(entry["version"])
+    return int(table.version())  # pragma: no cover - 50 commits since our own
 
 
 def _check_keys(path: str, data: pa.Table, keys: Sequence[str]) -> None:
@@ -365,6 +467,7 @@ def history(path: str, limit: int | None = None) -> list[dict[str, Any]]:
             "clientVersion",
             "readVersion",
             "isBlindAppend",
+            _WRITE_KEY,
         }
         out.append(
             {

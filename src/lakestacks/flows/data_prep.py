@@ -6,6 +6,11 @@ assigned before the commit so the split table gets one version, not two. A sourc
 output whose rows (and the way it is written) equal what its last commit wrote is not
 written again: the run reports the version that holds them, so unchanged data keeps its
 version, and what reads it (resume, training, lineage) sees no change.
+
+The tables a run writes (sources, prep outputs, quarantines, ``_validations``) commit as a
+unit (:func:`lakestacks.data.journal.commit_unit`): runs of one local lake take turns to
+commit, and a run that dies or fails after its first commit is rolled back, by the next
+run or by itself, so no run is left half-written.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from lakestacks.data.fingerprint import (
     row_digests,
     table_fingerprint,
 )
+from lakestacks.data.journal import CommitUnit, commit_unit, recover
 from lakestacks.data.sources import as_arrow, read_source
 from lakestacks.data.split import SPLIT_COLUMN, assign_split, split_counts
 from lakestacks.data.tables import (
@@ -83,6 +89,7 @@ class DataPrepResult:
     split: dict[str, Any] | None = None
     docs: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # tables not re-committed: same data
+    recovered: list[str] = field(default_factory=list)  # interrupted runs rolled back
 
 
 def ingest(name: str, source: Source, catalog: Catalog, search_path: list[str]) -> pa.Table:
@@ -135,6 +142,7 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
     data = spec.data
     search = resolved.search_path
     result = DataPrepResult()
+    result.recovered = recover(resolved.runtime.lake)  # before reading: a dead run's tables
     if _draws_docs(resolved):
         prepare_data_docs()  # the page worker imports GX while data prep and training run
     tables: dict[str, pa.Table] = {}
@@ -169,13 +177,24 @@ def data_prep(resolved: ResolvedStack, runner: Runner) -> DataPrepResult:
         }
 
     started = datetime.now(UTC)
-    if not blocked:
-        versions, result.unchanged = runner.step("commit", commit, resolved, tables, result.split)
-        result.wrote.update(versions)
-    result.quarantined = runner.step("quarantine", write_quarantine, cat, quarantine, started)
-    result.validations, result.docs = runner.step(
-        "record validations", record_validations, resolved, reports, result.wrote
-    )
+    planned = [] if blocked else list(tables)
+    planned += [f"{name}__quarantine" for name in quarantine]
+    planned += [VALIDATIONS_TABLE] if any(r.results for r in reports.values()) else []
+    with commit_unit(
+        resolved.runtime.lake, {cat.qualify(n): cat.table_path(n) for n in planned}
+    ) as unit:
+        result.recovered += unit.recovered
+        if not blocked:
+            versions, result.unchanged = runner.step(
+                "commit", commit, resolved, tables, result.split, unit
+            )
+            result.wrote.update(versions)
+        result.quarantined = runner.step(
+            "quarantine", write_quarantine, cat, quarantine, started, unit
+        )
+        result.validations, result.docs = runner.step(
+            "record validations", record_validations, resolved, reports, result.wrote, unit
+        )
     result.rows = {cat.qualify(n): t.num_rows for n, t in tables.items()}
     if blocked:
         raise DataGateFailed(_gate_message(resolved, blocked, reports, quarantine, result))
@@ -297,7 +316,10 @@ def _quarantine_rows(table: pa.Table, report: ValidationReport) -> pa.Table:
 
 
 def commit(
-    resolved: ResolvedStack, tables: dict[str, pa.Table], split: dict[str, Any] | None
+    resolved: ResolvedStack,
+    tables: dict[str, pa.Table],
+    split: dict[str, Any] | None,
+    unit: CommitUnit | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Write every table, sources first; all are checked before any is written.
 
@@ -342,14 +364,21 @@ def commit(
                 unchanged.append(qualified)
                 continue
             write = replace(write, metadata={**meta, FINGERPRINT_KEY: fingerprint})
+        if unit is not None:  # not in the fingerprint: which run wrote it is no part of the data
+            write = replace(write, metadata={**(write.metadata or {}), **unit.tag})
         writes.append(write)
         written.append(qualified)
-    versions.update(zip(written, write_tables(writes), strict=True))
+
+    def committed(index: int, version: int) -> None:
+        if unit is not None:
+            unit.committed(written[index])
+
+    versions.update(zip(written, write_tables(writes, committed), strict=True))
     return versions, unchanged
 
 
 def write_quarantine(
-    cat: Catalog, quarantine: dict[str, pa.Table], when: datetime
+    cat: Catalog, quarantine: dict[str, pa.Table], when: datetime, unit: CommitUnit | None = None
 ) -> dict[str, int]:
     """Append failing rows to ``<table>__quarantine``, stamped with the time of the run,
     except those it holds already (the same values, by ``_row_digest``): rerunning on the
@@ -369,8 +398,11 @@ def write_quarantine(
         stamped = rows.append_column(
             "_quarantined_at", pa.array([when] * rows.num_rows, pa.timestamp("us", tz="UTC"))
         )
-        write_table(path, stamped, mode="append", schema="merge")
+        metadata = unit.tag if unit is not None else None
+        write_table(path, stamped, mode="append", schema="merge", metadata=metadata)
         counts[cat.qualify(f"{name}__quarantine")] = rows.num_rows
+        if unit is not None:
+            unit.committed(cat.qualify(f"{name}__quarantine"))
     return counts
 
 
@@ -386,7 +418,10 @@ def _digests(path: str) -> list[str]:
 
 
 def record_validations(
-    resolved: ResolvedStack, reports: dict[str, ValidationReport], wrote: dict[str, int]
+    resolved: ResolvedStack,
+    reports: dict[str, ValidationReport],
+    wrote: dict[str, int],
+    unit: CommitUnit | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """Append each report to ``_validations`` and start drawing its data-docs page, pass or fail."""
     cat = resolved.catalog
@@ -398,7 +433,10 @@ def record_validations(
         version = wrote.get(cat.qualify(name))
         rows = report_rows(report, version)
         path = cat.table_path(VALIDATIONS_TABLE)
-        write_table(path, rows, mode="append")  # rows have one fixed schema
+        metadata = unit.tag if unit is not None else None
+        write_table(path, rows, mode="append", metadata=metadata)  # rows have one fixed schema
+        if unit is not None:
+            unit.committed(cat.qualify(VALIDATIONS_TABLE))
         failed = [r.expectation for r in report.results if not r.success]
         summaries.append(
             {

@@ -23,6 +23,7 @@ __all__ = [
     "ensure_experiment",
     "log_predictor",
     "reap_killed_runs",
+    "refuses_nulls",
     "rename_run",
     "requirements",
     "run_record",
@@ -34,7 +35,12 @@ _REQUIREMENTS = ("lakestacks", "torch", "lightning", "numpy", "pandas", "pyarrow
 
 
 class Predictor(Protocol):
-    """What the pyfunc wraps: a trained model with its encoders (``training.TabularPredictor``)."""
+    """What the pyfunc wraps: a trained model with its encoders (``training.TabularPredictor``).
+
+    A predictor may also have ``optional_inputs``, the input columns it imputes by design
+    (they had missing values in train): :func:`log_predictor` marks exactly those optional
+    in the signature, and the model then refuses a null in any other column.
+    """
 
     task: str
 
@@ -318,6 +324,39 @@ def _pyfunc_class() -> type:
     return PredictorModel
 
 
+# Recorded in the MLmodel of a model whose signature says which columns may be null: a
+# required column refuses nulls (serving answers 400, batch inference leaves the row
+# unscored). Models without it (logged before, or not by lakestacks) accept nulls anywhere.
+_NULLS = "lakestacks_nulls"
+_REFUSED_WHERE_REQUIRED = "refused_where_required"
+
+
+def _signature(input_example: Any, output: Any, optional: frozenset[str] | None) -> Any:
+    """MLflow's signature of the example, with ``optional`` exactly the optional columns
+    (MLflow alone would mark those with a null among the example's few rows)."""
+    from mlflow.models import infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    signature = infer_signature(input_example, output)
+    if optional is None or signature.inputs is None:
+        return signature
+    signature.inputs = Schema(
+        [
+            ColSpec(spec.type, spec.name, required=spec.name not in optional)
+            for spec in signature.inputs.inputs
+        ]
+    )
+    return signature
+
+
+def refuses_nulls(model: Any) -> bool:
+    """Whether a loaded model (``registry.LoadedModel``) refuses nulls in the required
+    columns of its signature: true for models :func:`log_predictor` logged with the columns
+    its predictor imputes; older and foreign models impute (or take) nulls anywhere."""
+    metadata = getattr(getattr(model.pyfunc, "metadata", None), "metadata", None) or {}
+    return bool(metadata.get(_NULLS) == _REFUSED_WHERE_REQUIRED)
+
+
 def log_predictor(
     run: RunHandle,
     predictor: Predictor,
@@ -327,14 +366,16 @@ def log_predictor(
     """Log ``predictor`` as a pyfunc model with a signature and an input example.
 
     Returns the model URI to register. ``code_paths`` carries the user's model module so the
-    model loads where that module is not installed.
+    model loads where that module is not installed. When the predictor knows its
+    ``optional_inputs``, the signature marks exactly those optional and the others required,
+    and the model is recorded as refusing nulls in its required columns.
     """
     import mlflow
     import mlflow.pyfunc
-    from mlflow.models import infer_signature
 
     model = _pyfunc_class()(predictor)
     output = model.predict(None, input_example)
+    optional: frozenset[str] | None = getattr(predictor, "optional_inputs", None)
     active = mlflow.active_run()
     if active is None or active.info.run_id != run.run_id:
         raise RuntimeError("log_predictor needs its run to be the active one")
@@ -345,10 +386,11 @@ def log_predictor(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=model,
-            signature=infer_signature(input_example, output),
+            signature=_signature(input_example, output, optional),
             input_example=input_example,
             pip_requirements=requirements(),
             code_paths=list(code_paths) or None,
+            metadata=None if optional is None else {_NULLS: _REFUSED_WHERE_REQUIRED},
         )
     return str(info.model_uri)
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.serving.config import ArmConfig, EndpointConfig
-from lakestacks.serving.protocol import ALL_FORMATS, Outputs, as_outputs
+from lakestacks.serving.protocol import ALL_FORMATS, NULLS_REFUSED, Outputs, as_outputs
 from lakestacks.tasks import task_kind
 
 __all__ = ["Arm", "Endpoint", "Scored", "load_endpoints", "watch"]
@@ -149,10 +149,11 @@ class Endpoint:
 
     @property
     def schema(self) -> pa.Schema | None:
-        """The input schema of the first arm with a model (arms share a signature)."""
+        """The input schema of the first arm with a model (arms share a signature); marked
+        with ``NULLS_REFUSED`` when that model needs a value in its required columns."""
         for arm in self.arms:
             if arm.model is not None:
-                return arm.model.input_schema
+                return _request_schema(arm.model)
         return None
 
     def pick(self) -> Arm:
@@ -164,6 +165,13 @@ class Endpoint:
         if not live or sum(weights) <= 0:
             return live[0] if live else self.arms[0]
         return self._random.choices(live, weights)[0]
+
+
+def _request_schema(model: registry.LoadedModel) -> pa.Schema | None:
+    schema: pa.Schema | None = model.input_schema
+    if schema is None or not registry.refuses_nulls(model):
+        return schema  # an older or foreign model: nulls are imputed (or taken) anywhere
+    return schema.with_metadata({NULLS_REFUSED: b"true"})
 
 
 def _resolve(arm: ArmConfig) -> int | None:
@@ -205,7 +213,7 @@ def _formats(arms: list[Arm]) -> tuple[str, ...]:
 
 
 def _check_signatures(endpoint: str, arms: list[Arm]) -> None:
-    schemas = {str(a.model.input_schema) for a in arms if a.model is not None}
+    schemas = {str(_request_schema(a.model)) for a in arms if a.model is not None}
     if len(schemas) > 1:
         raise UserError(
             f"the arms of {endpoint} take different inputs; a traffic split needs versions "
@@ -251,7 +259,7 @@ async def _follow(
     model: Any = None
     if version is not None:
         model = await loop.run_in_executor(pool, registry.load_model, arm.config.model, version)
-        if before is not None and str(model.input_schema) != str(endpoint.schema):
+        if before is not None and str(_request_schema(model)) != str(endpoint.schema):
             log.warning(
                 "%s@%s moved to v%s, whose inputs differ; still serving v%s",
                 arm.config.model, arm.name, version, before,

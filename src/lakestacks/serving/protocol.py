@@ -9,6 +9,7 @@ model code runs.
 from __future__ import annotations
 
 import io
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "ALL_FORMATS",
@@ -87,9 +89,13 @@ def parse_body(
         >>> parse_body(b'{"inputs": {"x": [1.5]}}', "application/json", None).table.num_rows
         1
     """
-    mime, _, options = content_type.partition(";")
+    mime, *options = content_type.split(";")
     mime = mime.strip().lower() or JSON
-    charset = options.partition("charset=")[2].strip().lower()
+    charset = next(  # RFC 9110: `; charset=utf-8`, `; Charset="UTF-8"`, among other parameters
+        (v.strip().strip('"').lower() for k, _, v in (o.partition("=") for o in options)
+         if k.strip().lower() == "charset"),
+        "",
+    )  # fmt: skip
     if charset and charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"charset {charset!r} is not supported; send UTF-8")
     types = [JSON, CSV] if "csv" in formats else [JSON]
@@ -165,14 +171,21 @@ def _from_records(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {n: [r.get(n) for r in records] for n in names}
 
 
+# Schema metadata set (to b"true") for a model whose required columns refuse nulls: the
+# nullable fields are the optional columns, which may be null or left out; the others need a
+# value in every row. Without it a field's nullability says only whether it may be left out.
+NULLS_REFUSED = b"lakestacks.nulls_refused"
+
+
 def _table(columns: Mapping[str, list[Any]], schema: pa.Schema | None) -> pa.Table:
     if schema is None:
         try:
             return pa.table(dict(columns))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        except _CONVERT_ERRORS as err:
             raise BadRequest(f"the columns cannot be read as a table: {err}") from None
     arrays = []
     rows = len(next(iter(columns.values()))) if columns else 0
+    refuse_nulls = (schema.metadata or {}).get(NULLS_REFUSED) == b"true"
     for f in schema:
         values = columns.get(f.name)
         if values is None:
@@ -182,7 +195,14 @@ def _table(columns: Mapping[str, list[Any]], schema: pa.Schema | None) -> pa.Tab
                 )
             arrays.append(pa.nulls(rows, f.type))
             continue
-        arrays.append(_array(f, values))
+        array = _array(f, values)
+        if refuse_nulls and not f.nullable and array.null_count:
+            row = pc.index(array.is_null(), True).as_py()
+            raise BadRequest(
+                f"column {f.name!r}, row {row}: null, but the model needs a value (it had none "
+                "missing in training)"
+            )
+        arrays.append(array)
     fields = [f.with_nullable(True) for f in schema]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
@@ -207,7 +227,7 @@ def _array(f: pa.Field, values: list[Any]) -> pa.Array:
             _convert(f, [value])
         except _CONVERT_ERRORS:
             raise BadRequest(
-                f"column {f.name!r}, row {i}: expected {_type_name(f.type)}, got {value!r}"
+                f"column {f.name!r}, row {i}: expected {_type_name(f.type)}, got {_repr(value)}"
             ) from None
     raise BadRequest(f"column {f.name!r}: expected {_type_name(f.type)}")
 
@@ -221,6 +241,12 @@ def _convert(f: pa.Field, values: list[Any]) -> pa.Array:
     ):
         raise TypeError(f.name)
     return pa.array(values, f.type)
+
+
+# A value quoted in a message: bounded in depth and length (a 1000-deep list has no repr).
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 80, 80, 80
+_repr = _REPR.repr
 
 
 def _type_name(t: pa.DataType) -> str:
@@ -240,15 +266,23 @@ def _type_name(t: pa.DataType) -> str:
 def _csv(body: bytes, schema: pa.Schema | None) -> pa.Table:
     import pyarrow.csv as pacsv
 
-    types = {f.name: f.type for f in schema} if schema is not None else None
+    # Timestamps are read as text and converted as JSON's are (Arrow's own would be datetimes).
+    types = (
+        {f.name: pa.string() if pa.types.is_timestamp(f.type) else f.type for f in schema}
+        if schema is not None
+        else None
+    )
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body), convert_options=pacsv.ConvertOptions(column_types=types)
+            io.BytesIO(body),
+            # An empty field is a missing value, as MLflow reads CSV: for a required string
+            # column that is a 400, not an empty category scored as unseen.
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        names = table.column_names  # decoded here: a header that is not UTF-8 fails here
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as err:
         message = str(err).split("\n", 1)[0]
         raise BadRequest(f"the CSV cannot be read: {message}") from None
-    names = table.column_names
     for i, name in enumerate(names):
         if not name.strip():
             raise BadRequest(f"the CSV header has an empty column name (column {i + 1})")

@@ -5,6 +5,10 @@ standardized with the train split's mean and standard deviation (missing values 
 train mean, so 0 after scaling), strings are one-hot encoded over the categories seen in
 train. Everything runs column by column in pyarrow.compute and numpy, never row by row, and
 the encoder is plain JSON so it can be logged with the model and rebuilt at serving time.
+
+The encoder also records which columns had missing values in the train split
+(:attr:`FeatureEncoder.optional`): only those are imputed by design, so the model's signature
+marks them optional and serving and batch inference refuse a missing value anywhere else.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "Task",
     "encode_target",
     "infer_task",
+    "missing_mask",
 ]
 
 Task = Literal["classification", "regression"]
@@ -124,6 +129,19 @@ def _as_table(data: Any) -> pa.Table:
     raise TypeError(f"expected a pyarrow Table or a pandas DataFrame, got {type(data).__name__}")
 
 
+def missing_mask(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.bool_]:
+    """Which values the encoder imputes: nulls, and NaN or infinite numbers.
+
+    Example:
+        >>> missing_mask(pa.array([1.0, None, float("nan"), 2.0])).tolist()
+        [False, True, True, False]
+    """
+    mask = pc.is_null(column, nan_is_null=True)
+    if pa.types.is_floating(column.type):
+        mask = pc.or_kleene(mask, pc.is_inf(column))  # a null is missing either way
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
 def _fit_column(column: pa.ChunkedArray, name: str) -> EncodedColumn:
     kind = column.type
     if _is_numeric(kind):
@@ -174,6 +192,10 @@ class FeatureEncoder:
     # MLP on prices in the hundreds barely moves in a few epochs) and predictions are
     # scaled back. None for classification.
     target: tuple[float, float] | None = None
+    # The columns with a missing value (null, NaN) in the train split: imputed by design, so
+    # optional in the model's signature; the others need a value. None for an encoder saved
+    # before this was recorded: every column is imputed, as it was then.
+    optional: frozenset[str] | None = None
 
     def with_target(self, y: npt.NDArray[np.float32]) -> FeatureEncoder:
         """This encoder, also standardizing a regression target as learned from ``y``."""
@@ -203,12 +225,20 @@ class FeatureEncoder:
                 lists, binary): convert it in the prep function.
         """
         _check_columns(table, columns)
-        return cls(tuple(_fit_column(table[name], name) for name in columns))
+        optional = frozenset(n for n in columns if missing_mask(table[n]).any())
+        return cls(tuple(_fit_column(table[name], name) for name in columns), optional=optional)
 
     @property
     def feature_columns(self) -> list[str]:
         """The input columns, in order."""
         return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """The input columns that had no missing value in train, in order (every column for
+        an encoder saved before :attr:`optional` was recorded)."""
+        optional = self.optional or frozenset()
+        return [c.name for c in self.columns if c.name not in optional]
 
     @property
     def n_outputs(self) -> int:
@@ -224,7 +254,8 @@ class FeatureEncoder:
         """Encode ``data`` (an Arrow table or a pandas DataFrame) as a float32 matrix.
 
         Missing numbers become 0 (the train mean, standardized); unseen or missing
-        categories become all-zero. Extra columns are ignored.
+        categories become all-zero. Extra columns are ignored; an :attr:`optional` column
+        left out is read as all missing (MLflow's loader drops an absent optional column).
 
         Raises:
             UserError: a feature column is missing or of the wrong type.
@@ -236,16 +267,20 @@ class FeatureEncoder:
         """
         if not isinstance(data, pa.Table | pa.RecordBatch) and hasattr(data, "columns"):
             # Convert only the feature columns of a DataFrame, not the whole frame.
-            missing = [n for n in self.feature_columns if n not in set(data.columns)]
-            if missing:
-                raise UserError(f"the data has no feature column(s) {', '.join(missing)}")
-            data = data[self.feature_columns]
+            have = set(data.columns)
+            _check_columns_in(have, self.required_columns)
+            data = data[[n for n in self.feature_columns if n in have]]
         table = _as_table(data)
-        _check_columns(table, self.feature_columns)
+        _check_columns(table, self.required_columns)
         out = np.zeros((table.num_rows, self.n_outputs), dtype=np.float32)
         at = 0
         for col in self.columns:
-            column = table[col.name]
+            if col.name in table.column_names:
+                column = table[col.name]
+            else:  # an optional column left out: all missing
+                column = pa.chunked_array([pa.nulls(table.num_rows)])
+            if pa.types.is_null(column.type):  # all None, as pandas hands it over
+                column = column.cast(pa.float64() if col.kind == "numeric" else pa.string())
             if col.kind == "numeric":
                 values = _as_float(column, col.name)
                 scaled = (values - col.mean) / col.std
@@ -283,6 +318,8 @@ class FeatureEncoder:
         out: dict[str, Any] = {"format": _FORMAT, "columns": columns}
         if self.target is not None:
             out["target"] = {"mean": self.target[0], "std": self.target[1]}
+        if self.optional is not None:
+            out["optional"] = [n for n in self.feature_columns if n in self.optional]
         return out
 
     @classmethod
@@ -308,11 +345,15 @@ class FeatureEncoder:
                 raise ValueError(f"unknown column kind {c['kind']!r} in feature encoder")
         target = data.get("target")
         scale = (float(target["mean"]), float(target["std"])) if target else None
-        return cls(tuple(columns), scale)
+        optional = data.get("optional")  # absent before it was recorded: impute every column
+        return cls(tuple(columns), scale, None if optional is None else frozenset(optional))
 
 
 def _check_columns(table: pa.Table, columns: Sequence[str]) -> None:
-    have = set(table.column_names)
+    _check_columns_in(set(table.column_names), columns)
+
+
+def _check_columns_in(have: set[str], columns: Sequence[str]) -> None:
     missing = [n for n in columns if n not in have]
     if missing:
         raise UserError(f"the data has no feature column(s) {', '.join(missing)}")

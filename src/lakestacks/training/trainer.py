@@ -206,6 +206,12 @@ class TabularPredictor:
         self.task: str = task
         self.feature_columns = list(feature_columns)
 
+    @property
+    def optional_inputs(self) -> frozenset[str] | None:
+        """The columns imputed by design (missing values in train); the others need a value.
+        None for an encoder saved before that was recorded."""
+        return self.encoder.optional
+
     def predict(self, data: Any) -> npt.NDArray[np.float32]:
         """P(y=1) per row for classification, the predicted value for regression.
 

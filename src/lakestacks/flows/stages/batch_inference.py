@@ -47,9 +47,26 @@ class BatchInference(BaseStage):
         return batch_inference(ctx)
 
     def summary(self, result: BatchResult) -> Summary:
-        """What was scored with which version, into which table version."""
+        """What was scored with which version, into which table version; what was imputed
+        and which rows were refused (a null in a required column)."""
         b = result
-        return [
+        rows = f"{b.rows:,} rows" + (f", {b.scored:,} scored" if b.refused else "")
+        lines: Summary = [
             f"batch: scored {b.input} v{b.input_version} with {b.model}/{b.version} "
-            f"-> {b.output} v{b.output_version} ({b.rows:,} rows)"
+            f"-> {b.output} v{b.output_version} ({rows})"
         ]
+        if b.imputed:
+            lines.append(
+                f"batch: {b.imputed:,} scored row(s) had missing values imputed as in training "
+                f"({_counts(b.imputed_values)})"
+            )
+        if b.refused:
+            lines.append(
+                f"batch: {b.refused:,} row(s) refused, left unscored with the reason in "
+                f"'refused': a null in a column the model needs ({_counts(b.refused_values)})"
+            )
+        return lines
+
+
+def _counts(by_column: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in by_column.items())

@@ -85,7 +85,7 @@ class DataPrep(BaseStage):
             table.rows.append((name, shown, f"{result.rows.get(name, 0):,}", state))
         for name, rows in result.quarantined.items():
             table.rows.append((name, "", f"{rows:,}", "quarantined rows"))
-        out: Summary = [table]
+        out: Summary = [*result.recovered, table]  # a run rolled back comes first
         out.extend(f"data docs: {page}" for page in result.docs)
         if result.docs:  # <folder>/<table>/<page>.html: every validation is in the folder's index
             out.append(f"data docs index: {index_path(Path(result.docs[0]).parents[1])}")
