@@ -179,11 +179,9 @@ def commit_unit(
 
 
 def _version(path: str) -> int | None:
-    from deltalake import DeltaTable
+    from lakestacks.data.tables import open_table, table_exists
 
-    from lakestacks.data.tables import table_exists
-
-    return int(DeltaTable(path).version()) if table_exists(path) else None
+    return int(open_table(path).version()) if table_exists(path) else None
 
 
 def _write_atomically(path: Path, entry: Mapping[str, Any]) -> None:
@@ -198,10 +196,10 @@ def _write_atomically(path: Path, entry: Mapping[str, Any]) -> None:
 
 def _roll_back(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Undo the unit's commits, table by table: (table, what was done) for each it wrote."""
-    from deltalake import CommitProperties, DeltaTable
+    from deltalake import CommitProperties
 
     from lakestacks.data.fingerprint import FINGERPRINT_KEY
-    from lakestacks.data.tables import table_exists
+    from lakestacks.data.tables import open_table, table_exists
 
     run = entry["run"]
     done = []
@@ -209,7 +207,7 @@ def _roll_back(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
         path, before = table["path"], table["before"]
         if not table_exists(path):
             continue
-        delta = DeltaTable(path)
+        delta = open_table(path)
         current = int(delta.version())
         start = -1 if before is None else int(before)
         if current <= start:

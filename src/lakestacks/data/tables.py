@@ -310,13 +310,12 @@ def write_tables(
 
 def _check_write(write: TableWrite) -> bool:
     """Raise what the write would raise for bad keys or schema; return whether the table exists."""
-    from deltalake import DeltaTable
 
     if write.mode == "merge":
         _check_keys(write.path, write.data, write.keys)
     exists = table_exists(write.path)
     if exists:
-        current = pa.schema(DeltaTable(write.path).schema().to_arrow())
+        current = pa.schema(_open(write.path).schema().to_arrow())
         _check_schema(write.path, current, write.data.schema, write.schema, write.mode)
     return exists
 
@@ -361,11 +360,10 @@ def _conflict(
 
 def _last_commit(path: str) -> dict[str, Any]:
     """The table's latest commit (its version included), or {} when there is no table."""
-    from deltalake import DeltaTable
 
     if not table_exists(path):
         return {}
-    [last] = DeltaTable(path).history(1)
+    [last] = _open(path).history(1)
     return dict(last)
 
 
@@ -421,9 +419,8 @@ def _write_once(write: TableWrite, exists: bool, token: str) -> int:
 def _version_of(path: str, token: str) -> int:
     """The version of the commit carrying ``token`` (a table this write created: another
     writer may have committed since)."""
-    from deltalake import DeltaTable
 
-    table = DeltaTable(path)
+    table = _open(path)
     for entry in table.history(50):
         if entry.get(_WRITE_KEY) == token:
             return int(entry["version"])
