@@ -742,6 +742,7 @@ def serve(
     on_ready: Callable[[str, dict[str, Any]], None] | None = None,
     on_event: Callable[[str], None] | None = None,
     graceful_seconds: float | None = None,
+    tls: tuple[str, str] | None = None,
 ) -> ServeSummary:
     """Serve the stack's model (or ``models``) over REST until SIGINT or SIGTERM.
 
@@ -752,6 +753,7 @@ def serve(
         on_ready: Called with the URL and what is served once the server answers.
         on_event: Called with a line for each hot swap.
         graceful_seconds: Override ``serving.limits.graceful_seconds``.
+        tls: A PEM certificate file and its key file: serve HTTPS.
 
     Example:
         >>> api.serve("stacks/quickstart.yaml", port=8080)  # doctest: +SKIP
@@ -760,6 +762,8 @@ def serve(
     from lakestacks.serving import serve as run_server
 
     config = build_config(_load(path, env), models, host, port, poll_seconds, graceful_seconds)
+    if tls is not None:
+        config = replace(config, tls=tls)
     return run_server(config, on_ready, on_event)
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -310,6 +311,31 @@ def test_slow_and_greedy_clients_are_bounded(trained: Project) -> None:
                 sock.close()
         time.sleep(0.3)
         assert http.get("/ping").status_code == 200
+
+
+def test_tls_without_a_proxy(trained: Project, tmp_path: Path) -> None:
+    """Issue 16, item 5: `stacks serve --ssl-certfile/--ssl-keyfile` serves HTTPS itself."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    config = _config(trained, log=None, tls=(str(cert), str(key)))
+    with running(config) as (url, _):
+        assert url.startswith("https://")
+        trust = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=url, verify=trust) as https:
+            assert https.get("/ping").status_code == 200
+        with pytest.raises(httpx.HTTPError):  # plain HTTP on the TLS port gets no answer
+            httpx.get(url.replace("https://", "http://") + "/ping", timeout=5)
+    bad = subprocess.run(
+        [STACKS, "serve", "-s", str(trained.path), "--port", "0",
+         "--ssl-certfile", str(cert), "--ssl-keyfile", str(cert)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "matching private key" in bad.stderr, bad.stderr
 
 
 def test_tokens_scopes_and_rate_limits(trained: Project, rows: pd.DataFrame) -> None:

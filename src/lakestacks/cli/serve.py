@@ -61,6 +61,14 @@ def _event(as_json: bool) -> Any:
     return event
 
 
+def _tls(certfile: Path | None, keyfile: Path | None) -> tuple[str, str] | None:
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise typer.BadParameter("give both --ssl-certfile and --ssl-keyfile for TLS")
+    return str(certfile), str(keyfile)
+
+
 @handles_errors
 def serve(
     stack: StackOption = Path("stack.yaml"),
@@ -86,6 +94,13 @@ def serve(
             help="Seconds requests in flight may take after SIGTERM (default 20).",
             min=0.1,
         ),
+    ] = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option("--ssl-certfile", help="Serve HTTPS with this PEM certificate (chain)."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option("--ssl-keyfile", help="The certificate's private key (PEM).")
     ] = None,
     recover: Annotated[
         bool,
@@ -124,6 +139,7 @@ def serve(
         on_ready=_ready(as_json),
         on_event=_event(as_json),
         graceful_seconds=graceful_timeout,
+        tls=_tls(ssl_certfile, ssl_keyfile),
     )
     log = summary.log
     if as_json:  # one event per line, like the ready and swap events

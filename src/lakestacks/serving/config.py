@@ -92,6 +92,7 @@ class ServeConfig:
     env: str = "dev"
     public_openapi: bool = False  # /openapi.json without a token when auth is on
     limits: ServingLimits = field(default_factory=ServingLimits)
+    tls: tuple[str, str] | None = None  # (certificate file, key file): serve HTTPS
 
 
 def token_digest(token: str) -> bytes:

@@ -4,6 +4,7 @@ models, serve until SIGINT/SIGTERM, and shut down gracefully with the log flushe
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import threading
@@ -32,7 +33,7 @@ class ServeSummary:
     log: LogStats | None
 
 
-def _bind(host: str, port: int) -> tuple[socket.socket, str]:
+def _bind(host: str, port: int, tls: bool = False) -> tuple[socket.socket, str]:
     """A listening socket (bound first, so port 0 works) and its URL."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -46,7 +47,27 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
         ) from None
     sock.listen(2048)
     bound, chosen = sock.getsockname()[:2]
-    return sock, f"http://{'[' + bound + ']' if ':' in bound else bound}:{chosen}"
+    scheme = "https" if tls else "http"
+    return sock, f"{scheme}://{'[' + bound + ']' if ':' in bound else bound}:{chosen}"
+
+
+def _check_tls(tls: tuple[str, str] | None) -> None:
+    """A certificate and key that load, or one clear error before anything starts."""
+    if tls is None:
+        return
+    import ssl
+
+    certfile, keyfile = tls
+    for what, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not os.path.isfile(path):
+            raise UserError(f"{what} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as err:
+        raise UserError(
+            f"cannot use {certfile} with {keyfile} for TLS ({err}); give a PEM certificate "
+            "and its matching private key, unencrypted"
+        ) from None
 
 
 def build(config: ServeConfig, on_event: Callable[[str], None] | None = None) -> ServingApp:
@@ -114,6 +135,8 @@ def _uvicorn(app: ServingApp, ready: Callable[[], None]) -> Any:
         timeout_keep_alive=max(1, round(limits.idle_seconds)),
         timeout_graceful_shutdown=max(1, round(limits.graceful_seconds)),
         limit_concurrency=_connection_cap(limits.max_connections),
+        ssl_certfile=app.config.tls[0] if app.config.tls else None,
+        ssl_keyfile=app.config.tls[1] if app.config.tls else None,
     )
     return _Server(config)
 
@@ -131,7 +154,8 @@ def serve(
 
     ``on_ready(url, description)`` is called once the server answers.
     """
-    sock, url = _bind(config.host, config.port)
+    _check_tls(config.tls)
+    sock, url = _bind(config.host, config.port, config.tls is not None)
     try:
         app = build(config, on_event)
         server = _uvicorn(app, lambda: on_ready(url, app.describe()) if on_ready else None)
@@ -144,7 +168,8 @@ def serve(
 @contextlib.contextmanager
 def running(config: ServeConfig) -> Iterator[tuple[str, ServingApp]]:
     """Serve in a background thread (for tests and notebooks); stops gracefully on exit."""
-    sock, url = _bind(config.host, config.port)
+    _check_tls(config.tls)
+    sock, url = _bind(config.host, config.port, config.tls is not None)
     try:
         app = build(config)
         started = threading.Event()
