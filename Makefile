@@ -42,12 +42,15 @@ lint: $(STAMP)
 test: lint browser
 	$(BIN)/pytest --durations=15
 
-# Headless Chromium renders the HTML reports in tests; Debian's package, where apt can install
-# it (as root). Without it those tests skip, or fail under STACKS_REQUIRE_SERVICES=1.
+# A Debian package where apt can install it (as root): $(1) the command, $(2) the package.
+apt_get = command -v $(1) >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
+  { apt-get install -y -q $(2) >/dev/null 2>&1 || \
+    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(2) >/dev/null 2>&1; }; }; }
+
+# Headless Chromium renders the HTML reports in tests. Without it those tests skip, or fail
+# under STACKS_REQUIRE_SERVICES=1.
 browser:
-	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
-	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; }; } || \
+	@$(call apt_get,chromium,chromium) || \
 	  echo "chromium is not installed and could not be: the HTML rendering tests will skip"
 
 # The inner loop: lint and the unit tests (a minute or so).
@@ -57,12 +60,10 @@ check: lint
 bench: $(STAMP) wrk
 	$(BIN)/python bench/run.py
 
-# bench_serve drives the servers with wrk: Debian's package, installed where apt can.
+# bench_serve drives the servers with wrk.
 wrk:
-	@command -v wrk >/dev/null || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
-	  { apt-get install -y -q wrk >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1; }; }; } || \
-	  { echo "wrk is not installed and could not be: install it (apt-get install wrk) for bench_serve"; exit 2; }
+	@$(call apt_get,wrk,wrk) || \
+	  { echo "wrk is not installed and could not be: apt-get install wrk, for bench_serve"; exit 2; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
