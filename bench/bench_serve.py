@@ -3,9 +3,9 @@
 The quickstart's champion (trained by `stacks run --env test` into a temp lake) is served by
 (a) `mlflow models serve -m models:/main.churn.churn_model/1 --env-manager local` (MLflow's
 FastAPI scoring server, one uvicorn worker, its default) and (b) `stacks serve --env test`,
-whose inference table (`inference_log`, Delta) is on, with its default durability (`wal`: each
-request's rows fsync'd to a write-ahead file before the answer) and again with `buffered`
-(rows only in memory until the next write), to price the write-ahead log. One server runs at
+whose inference table (`inference_log`, Delta) is on, with its default durability
+(`buffered`: rows in memory until the next write) and again with `wal` (each request's rows
+fsync'd to a write-ahead file before the answer), to price the write-ahead log. One server runs at
 a time; `wrk -t1`
 (one core) loads it on loopback with a fixed POST body of real `features` rows (no nulls):
 1 row at 8 and at 32 connections, 100 rows at 8 connections. Each measured run (BENCH_SECONDS,
@@ -203,20 +203,20 @@ def main() -> None:
         ours = [str(BIN / "stacks"), "serve", *stack, "--port", str(port), "--json"]
         served = _bench(ours, env, port, bodies, folder / "stacks.log")
         logged = read_table(str(lake / "main/churn/inference_log"), columns=["status"])
-        # The same server with durability: buffered, from a copy of the stack beside it (its
-        # prep module is found relative to the stack's folder).
+        # The same server with durability: wal, from a copy of the stack beside it (its prep
+        # module is found relative to the stack's folder).
         quick = ROOT / "stacks" / "quickstart.yaml"
-        copy = quick.with_name(f".bench-buffered-{os.getpid()}.yaml")
+        copy = quick.with_name(f".bench-wal-{os.getpid()}.yaml")
         copy.write_text(
             quick.read_text().replace(
                 "serving: {inference_table: inference_log}",
-                "serving: {inference_table: inference_log, log: {durability: buffered}}",
+                "serving: {inference_table: inference_log, log: {durability: wal}}",
             )
         )
         try:
             port = _free_port()
             argv = [*ours[:2], "--stack", str(copy), "--env", "test", "--port", str(port)]
-            buffered = _bench(argv, env, port, bodies, folder / "buffered.log")
+            wal = _bench(argv, env, port, bodies, folder / "wal.log")
         finally:
             copy.unlink()
     # --json: one event per line; the last is "stopped"
@@ -237,12 +237,12 @@ def main() -> None:
         goal = "met" if x >= GOAL and p99 <= 1.0 else "NOT met"
         print(f"{'':23} stacks/mlflow: throughput {x:.2f}x, p99 {p99:.2f}x  goal {goal}")
     print(f"goal: stacks >= {GOAL:g}x MLflow's req/s, p99 no worse than MLflow's")
-    print("the write-ahead log's cost (durability wal, the default, against buffered):")
+    print("the write-ahead log's cost (durability wal against buffered, the default):")
     for name, _, _ in SCENARIOS:
-        w, b = served.loads[name], buffered.loads[name]
-        failed |= bool(b.errors)
+        b, w = served.loads[name], wal.loads[name]
+        failed |= bool(w.errors)
         print(
-            f"{name:23} buffered {b.per_s:9.1f} req/s p99 {b.p99_ms:6.2f} ms; wal "
+            f"{name:23} wal {w.per_s:9.1f} req/s p99 {w.p99_ms:6.2f} ms: "
             f"{w.per_s / b.per_s:.2f}x the throughput, {w.p99_ms / b.p99_ms:.2f}x the p99"
         )
     print(f"ready (GET /ping) s: mlflow {theirs.ready_s:.1f}, stacks {served.ready_s:.1f}")

@@ -247,6 +247,12 @@ def test_wal_answers_only_after_fsync_and_a_crash_leaves_rows_to_replay(tmp_path
     with (folder / f"{0:012d}.wal").open("ab") as f:
         f.write(b"\x10\x00\x00")
     crashed._wal._lockfile.close()  # type: ignore[union-attr]
+    crashed._take = lambda: ([], [], True)  # type: ignore[method-assign]  # its writer dies too
+    with crashed._lock:
+        crashed._closing = True
+        crashed._lock.notify()
+    assert crashed._thread is not None
+    crashed._thread.join(10)
 
     fresh = InferenceLog(config, write)
     fresh.start()  # replays the dead server's folder first

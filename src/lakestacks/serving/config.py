@@ -70,7 +70,7 @@ class LogConfig:
     flush_rows: int
     flush_seconds: float
     queue_bytes: int = 256 * 1024 * 1024
-    durability: str = "wal"  # or "buffered"
+    durability: str = "buffered"  # or "wal"
     wal_dir: str | None = None  # default: beside a local table (see inference_log.wal_root)
 
 

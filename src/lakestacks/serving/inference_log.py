@@ -3,9 +3,9 @@
 Requests reserve room in a bounded queue before they are scored; a full queue answers
 503, so a response is never sent for a row that cannot be logged. A writer thread appends
 what waits when enough rows wait, when enough time has passed, and at close. A failed
-write keeps its rows and is retried. With ``durability: wal`` (the default) a request's rows
+write keeps its rows and is retried. With ``durability: wal`` a request's rows
 are in a fsync'd write-ahead file before it is answered, and what a crash or a failed last
-write leaves there is replayed at the next start (``wal``); with ``buffered`` what still
+write leaves there is replayed at the next start; with ``buffered`` (the default) what still
 cannot be written at close is saved to a Parquet file beside the table, and a crash loses
 the rows of the last ``flush_seconds``.
 """
@@ -134,8 +134,9 @@ class InferenceLog:
 
     def start(self) -> None:
         """Replay what a crashed server left, then start the writer (and write-ahead) threads."""
-        if self._wal is not None:
+        if self._wal is not None or wal_root(self.config).is_dir():  # wal now, or before
             self.recovered = recover(self.config, self._write)
+        if self._wal is not None:
             self._wal.start()
         self._thread = threading.Thread(target=self._run, name="stacks-inference-log", daemon=True)
         self._thread.start()

@@ -3,10 +3,10 @@
 Rows reach Delta in batches, seconds apart; a process killed in between loses what waited
 (a load test lost 22-38 % of answered requests). With ``log.durability: wal`` each request's
 rows are first appended to a local segment file and fsync'd, and only then is the answer
-sent. Appends are committed in groups by one thread, so one fsync covers every request that
-arrived meanwhile. When the writer has put a batch into the Delta table, the segments that
-held it are deleted; what a crash leaves is replayed into the table at the next start (or
-by ``stacks serve --recover``).
+sent. Appends are committed in groups on the event loop, so one fsync covers every request
+answered in the same loop iteration. When the writer has put a batch into the Delta table,
+the segments that held it are deleted; what a crash leaves is replayed into the table at
+the next start (or by ``stacks serve --recover``).
 
 Each server keeps its own folder, ``<wal>/<host>-<pid>-<random>``, locked while it runs, so several
 servers can share one inference table; a folder whose lock is free belongs to a process that
@@ -82,10 +82,7 @@ class WriteAheadLog:
         self.folder = root / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lock = threading.Lock()  # the segment file: appends and rotation
         self._on_durable = on_durable
-        self._cond = threading.Condition()
-        self._queue: list[tuple[pa.Table, int, Callable[[], None]]] = []
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._queue: list[tuple[pa.Table, int, asyncio.Future[None]]] = []
         self._lockfile: IO[bytes] | None = None
         self._segment = 0
         self._file: IO[bytes] | None = None
@@ -96,56 +93,46 @@ class WriteAheadLog:
         return self.folder / f"{n:012d}.wal"
 
     def start(self) -> None:
-        """Create and lock this server's folder, open the first segment, start committing."""
+        """Create and lock this server's folder and open the first segment."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lockfile = (self.folder / _LOCK).open("wb")
         fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._file = self._path(self._segment).open("ab")
         _fsync_dir(self.folder)
-        self._thread = threading.Thread(target=self._run, name="stacks-wal", daemon=True)
-        self._thread.start()
 
     def append(self, table: pa.Table, reserved: int) -> asyncio.Future[None]:
-        """Queue ``table`` for the next group commit; the future is done once it is on disk
-        (call from the event loop, and await the future before answering)."""
+        """Add ``table`` to this loop iteration's group commit; the future is done once it is
+        on disk (call from the event loop, and await the future before answering).
+
+        The commit runs on the loop itself, once per iteration, after every request of that
+        iteration appended: an fsync costs ~0.2 ms here, while handing the work to a thread
+        and back cost a GIL hand-off (up to 5 ms) per request.
+        """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
+        self._queue.append((table, reserved, done))
+        if len(self._queue) == 1:
+            loop.call_soon(self._commit_queued)
+        return done
 
-        def settle() -> None:
+    def _commit_queued(self) -> None:
+        items, self._queue = self._queue, []
+        if not items:
+            return
+        self._commit([(table, reserved) for table, reserved, _ in items])
+        for _, _, done in items:
             if not done.done():  # a request whose client left may have cancelled it
                 done.set_result(None)
 
-        def durable() -> None:
-            loop.call_soon_threadsafe(settle)
-
-        with self._cond:
-            self._queue.append((table, reserved, durable))
-            self._cond.notify()
-        return done
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._cond.wait()
-                items, self._queue = self._queue, []
-                stopping = self._stopping
-            if items:
-                self._commit(items)
-            elif stopping:
-                return
-
-    def _commit(self, items: list[tuple[pa.Table, int, Callable[[], None]]]) -> None:
-        data = b"".join(_encode(table) for table, _, _ in items)
+    def _commit(self, items: list[tuple[pa.Table, int]]) -> None:
+        data = b"".join(_encode(table) for table, _ in items)
         with self.lock:
             assert self._file is not None  # noqa: S101 - started
             self._file.write(data)
             self._file.flush()
             os.fsync(self._file.fileno())
             self.fsyncs += 1
-            self._on_durable([(table, reserved) for table, reserved, _ in items])
-        for _, _, durable in items:
-            durable()
+            self._on_durable(items)
 
     def rotate(self) -> None:
         """Close the current segment (its rows are all queued for Delta by now) and open the
@@ -164,12 +151,10 @@ class WriteAheadLog:
         self.sealed = [p for p in self.sealed if p not in segments]
 
     def stop(self) -> None:
-        """Commit what is queued, then take no more appends."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join()
+        """Commit what is queued (nothing, once the requests in flight were answered)."""
+        items, self._queue = self._queue, []
+        if items:
+            self._commit([(table, reserved) for table, reserved, _ in items])
 
     def close(self, *, everything_written: bool) -> None:
         """Stop; remove the folder when every row is in Delta, else leave it for replay."""

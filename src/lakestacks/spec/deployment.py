@@ -90,7 +90,7 @@ class InferenceLogSpec(SpecModel):
     flush_rows: int = Field(5_000, ge=1, description="Write when this many rows wait.")
     flush_seconds: float = Field(2.0, gt=0, description="Write at least this often.")
     durability: Literal["wal", "buffered"] = Field(
-        "wal",
+        "buffered",
         description="'wal': a request's rows are fsync'd to a local write-ahead file before "
         "it is answered, and what a crash leaves is written at the next start; 'buffered': "
         "rows wait in memory, and a crash loses up to flush_seconds of them.",
