@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakestacks._git import git
 from lakestacks.catalog import Catalog
 from lakestacks.data.tables import read_table, table_exists, write_table
 from lakestacks.spec import ResolvedStack
@@ -23,7 +23,6 @@ __all__ = [
     "DECISIONS_TABLE",
     "audit",
     "audit_events",
-    "git",
     "git_sha",
     "record_decisions",
     "stack_digest",
@@ -70,23 +69,6 @@ _AUDIT_SCHEMA = pa.schema(
 def stack_digest(resolved: ResolvedStack) -> str:
     """sha256 of the stack file's bytes (12 hex digits): which stack file produced a run."""
     return hashlib.sha256(resolved.path.read_bytes()).hexdigest()[:12]
-
-
-def git(folder: Path, *args: str) -> str | None:
-    """``git ARGS`` run in ``folder``: its output, or None outside a repository or on error."""
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed git subcommands
-            ["git", *args],  # noqa: S607 - git from PATH, as a user runs it
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    out = done.stdout.strip()
-    return out if done.returncode == 0 and out else None
 
 
 def git_sha(folder: Path) -> str | None:

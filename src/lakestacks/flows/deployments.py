@@ -19,9 +19,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from lakestacks._git import git
 from lakestacks.errors import UserError
 from lakestacks.flows import server as local_server
-from lakestacks.flows._records import git
 from lakestacks.flows._runner import quiet_prefect
 from lakestacks.flows.stage import Stage
 from lakestacks.flows.stage import plan as stage_plan

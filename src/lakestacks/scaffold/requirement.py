@@ -10,12 +10,12 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lakestacks import __version__
+from lakestacks._git import git
 from lakestacks.errors import UserError
 
 __all__ = ["default_requirement", "normalise_requirement"]
@@ -92,24 +92,8 @@ def _from_direct_url(raw: str) -> str | None:
 
 
 def _from_checkout(folder: Path) -> str | None:
-    remote = _git(folder, "remote", "get-url", "origin")
-    sha = _git(folder, "rev-parse", "HEAD")
+    remote = git(folder, "remote", "get-url", "origin")
+    sha = git(folder, "rev-parse", "HEAD")
     if not remote or not sha or not remote.startswith("https://"):
         return None  # a local-only or ssh remote: CI could not fetch it
     return f"lakestacks @ git+{remote}@{sha}"
-
-
-def _git(folder: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(  # noqa: S603 - fixed git subcommands
-            ["git", *args],  # noqa: S607 - git from PATH, as a user runs it
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    out = done.stdout.strip()
-    return out if done.returncode == 0 and out else None
