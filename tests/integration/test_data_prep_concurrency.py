@@ -204,12 +204,8 @@ def test_three_data_preps_at_once_all_succeed_with_consistent_tables(tmp_path: P
     assert list((tmp_path / ".lake" / JOURNAL_DIR).glob("*.json")) == []
 
 
-def test_data_prep_killed_after_its_first_commit_is_rolled_back_by_the_next_run(
-    tmp_path: Path,
-) -> None:
-    stack = project(tmp_path, mode="dry_run", bad=3)
-    api.run(stack, flow="data_prep", runner="direct")  # every table at version 0
-    project(tmp_path, mode="dry_run", bad=4, rows=120)  # new rows: every table is rewritten
+def _data_prep_killed_after_raw(stack: Path) -> None:
+    """`stacks run data_prep`, SIGKILLed right after it committed main.demo.raw."""
     killed = subprocess.run(
         [sys.executable, "-m", "lakestacks.cli", "run", "data_prep", "-s", str(stack),
          "--runner", "direct"],
@@ -219,6 +215,15 @@ def test_data_prep_killed_after_its_first_commit_is_rolled_back_by_the_next_run(
         timeout=300,
     )  # fmt: skip
     assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+
+def test_data_prep_killed_after_its_first_commit_is_rolled_back_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    stack = project(tmp_path, mode="dry_run", bad=3)
+    api.run(stack, flow="data_prep", runner="direct")  # every table at version 0
+    project(tmp_path, mode="dry_run", bad=4, rows=120)  # new rows: every table is rewritten
+    _data_prep_killed_after_raw(stack)
     # The crash left the unit half-written: raw committed, the rest at their old versions.
     assert table_info(lake_table(stack, "raw")).version == 1
     assert table_info(lake_table(stack, "features")).version == 0
@@ -251,15 +256,7 @@ def test_next_data_prep_reports_the_rollback_and_keeps_unchanged_data_unchanged(
     stack = project(tmp_path)
     api.run(stack, flow="data_prep", runner="direct")
     project(tmp_path, rows=120)
-    killed = subprocess.run(
-        [sys.executable, "-m", "lakestacks.cli", "run", "data_prep", "-s", str(stack),
-         "--runner", "direct"],
-        env={**os.environ, "LAKESTACKS_FAULT_KILL_AFTER_COMMIT": "main.demo.raw"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )  # fmt: skip
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    _data_prep_killed_after_raw(stack)
     project(tmp_path)  # back to the rows version 0 holds
     prep = api.run(stack, flow="data_prep", runner="direct").data_prep
     assert prep is not None

@@ -82,32 +82,26 @@ def _bounded(root: yaml.Node, file: str) -> None:
         total = _expanded_size(root)
     except _Recursive as err:
         line, col = _mark(err.node)
-        raise StackError(
-            [
-                Problem(
-                    file,
-                    line,
-                    col,
-                    "",
-                    "a YAML alias refers to the value that contains it",
-                    "write the value out instead of an alias (*name) to its own anchor",
-                )
-            ]
+        raise _whole(
+            file,
+            line,
+            col,
+            "a YAML alias refers to the value that contains it",
+            "write the value out instead of an alias (*name) to its own anchor",
         ) from None
     if total > MAX_VALUES:
-        raise StackError(
-            [
-                Problem(
-                    file,
-                    1,
-                    1,
-                    "",
-                    f"the stack expands to {total:,} values through YAML aliases (at most "
-                    f"{MAX_VALUES:,})",
-                    "write the repeated parts out, or use fewer nested aliases (*name)",
-                )
-            ]
+        raise _whole(
+            file,
+            1,
+            1,
+            f"the stack expands to {total:,} values through YAML aliases (at most {MAX_VALUES:,})",
+            "write the repeated parts out, or use fewer nested aliases (*name)",
         )
+
+
+def _whole(file: str, line: int, col: int, message: str, hint: str) -> StackError:
+    """One problem with the document as a whole (no field path)."""
+    return StackError([Problem(file, line, col, "", message, hint)])
 
 
 def _no_conflict_markers(text: str, file: str) -> None:
@@ -135,17 +129,12 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
         StackError: on a syntax error, a duplicate key or a non-string key.
     """
     if len(text) > MAX_BYTES:
-        raise StackError(
-            [
-                Problem(
-                    file,
-                    1,
-                    1,
-                    "",
-                    f"the stack file is {len(text):,} characters (at most {MAX_BYTES:,})",
-                    "keep data out of the stack: point a source at a file instead",
-                )
-            ]
+        raise _whole(
+            file,
+            1,
+            1,
+            f"the stack file is {len(text):,} characters (at most {MAX_BYTES:,})",
+            "keep data out of the stack: point a source at a file instead",
         )
     _no_conflict_markers(text, file)
     loader = yaml.SafeLoader(text)
@@ -200,32 +189,22 @@ def parse(text: str, file: str) -> tuple[Any, Positions]:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = err.problem or "syntax error"
-        raise StackError(
-            [
-                Problem(
-                    file,
-                    line,
-                    col,
-                    "",
-                    f"YAML syntax error: {what}",
-                    "check the indentation and quoting around this line",
-                )
-            ]
+        raise _whole(
+            file,
+            line,
+            col,
+            f"YAML syntax error: {what}",
+            "check the indentation and quoting around this line",
         ) from None
     except yaml.YAMLError as err:
-        raise StackError([Problem(file, 0, 0, "", f"YAML error: {err}", "fix the YAML")]) from None
+        raise _whole(file, 0, 0, f"YAML error: {err}", "fix the YAML") from None
     except RecursionError:
-        raise StackError(
-            [
-                Problem(
-                    file,
-                    0,
-                    0,
-                    "",
-                    "the YAML is nested too deeply to read",
-                    "a stack needs a few levels of nesting; flatten the deepest part",
-                )
-            ]
+        raise _whole(
+            file,
+            0,
+            0,
+            "the YAML is nested too deeply to read",
+            "a stack needs a few levels of nesting; flatten the deepest part",
         ) from None
     finally:
         loader.dispose()
