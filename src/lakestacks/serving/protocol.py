@@ -283,11 +283,13 @@ def _csv(body: bytes, schema: pa.Schema | None) -> pa.Table:
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as err:
         message = str(err).split("\n", 1)[0]
         raise BadRequest(f"the CSV cannot be read: {message}") from None
+    seen: set[str] = set()  # a set: a 1 MB header can name hundreds of thousands of columns
     for i, name in enumerate(names):
         if not name.strip():
             raise BadRequest(f"the CSV header has an empty column name (column {i + 1})")
-        if names.index(name) != i:
+        if name in seen:
             raise BadRequest(f"the CSV header names column {name!r} twice")
+        seen.add(name)
     if schema is None:
         return table
     return _table({n: table[n].to_pylist() for n in names}, schema)
