@@ -16,11 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lakestacks.errors import UserError
 from lakestacks.registry._setup import client
 from lakestacks.registry.records import TAG, VersionRecord, VersionStatus, describe_version
+from lakestacks.registry.tracking import refuses_nulls
 
 __all__ = [
     "CHALLENGER",
@@ -36,6 +37,7 @@ __all__ = [
     "alias_version",
     "delete_alias",
     "get_version",
+    "input_schema",
     "list_models",
     "load_model",
     "next_version",
@@ -387,6 +389,13 @@ class LoadedModel:
     # column may be left out of a request; values may be null either way (models impute them).
     input_schema: Any = None
     task: str | None = None  # its task kind, when lakestacks registered it
+    runtime: ClassVar[str] = "pyfunc"  # what scores it (serving also knows "numpy")
+
+    @property
+    def refuses_nulls(self) -> bool:
+        """Whether a null in a required column of the signature is refused (see
+        ``tracking.refuses_nulls``)."""
+        return refuses_nulls(self)
 
     def predict(self, data: Any) -> Any:
         """Score a pandas DataFrame (extra columns are ignored); a DataFrame with
@@ -411,21 +420,24 @@ class LoadedModel:
         return self.pyfunc.predict(table.to_pandas())
 
 
-def _arrow_schema(schema: Any) -> Any:
+def input_schema(inputs: list[dict[str, Any]] | None) -> Any:
+    """A signature's input columns (MLflow's JSON form: ``name``, ``type``, ``required``)
+    as a pyarrow schema; None without names, or with a type only MLflow checks (tensors,
+    arrays, objects)."""
     import pyarrow as pa
 
-    if schema is None or not schema.has_input_names():
+    if not inputs or any("name" not in spec for spec in inputs):
         return None
     fields = []
-    for spec in schema.inputs:
-        kind = getattr(spec.type, "name", str(spec.type))
-        arrow = _ARROW_TYPES.get(kind)
-        if arrow is None:
-            if kind != "datetime":
-                return None  # tensors, arrays, objects: leave the checks to MLflow
-            fields.append(pa.field(spec.name, pa.timestamp("us"), nullable=not spec.required))
-            continue
-        fields.append(pa.field(spec.name, getattr(pa, arrow)(), nullable=not spec.required))
+    for spec in inputs:
+        kind = spec.get("type")
+        nullable = not spec.get("required", True)
+        if kind == "datetime":
+            fields.append(pa.field(spec["name"], pa.timestamp("us"), nullable=nullable))
+        elif kind in _ARROW_TYPES:
+            fields.append(pa.field(spec["name"], getattr(pa, _ARROW_TYPES[kind])(), nullable))
+        else:
+            return None
     return pa.schema(fields)
 
 
@@ -440,4 +452,5 @@ def load_model(name: str, version: int) -> LoadedModel:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     schema = pyfunc.metadata.get_input_schema()
     columns = list(schema.input_names()) if schema is not None else []
-    return LoadedModel(name, version, columns, pyfunc, _arrow_schema(schema), info.record.task)
+    inputs = schema.to_dict() if schema is not None and schema.has_input_names() else None
+    return LoadedModel(name, version, columns, pyfunc, input_schema(inputs), info.record.task)

@@ -7,6 +7,7 @@ import importlib.metadata
 import json
 import os
 import socket
+import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,11 +18,13 @@ from lakestacks.registry._setup import client
 from lakestacks.registry.records import TAG
 
 __all__ = [
+    "PORTABLE",
     "DatasetInput",
     "Predictor",
     "RunHandle",
     "ensure_experiment",
     "log_predictor",
+    "nulls_refused",
     "reap_killed_runs",
     "refuses_nulls",
     "rename_run",
@@ -30,6 +33,9 @@ __all__ = [
     "start_run",
 ]
 
+# The pyfunc artifact holding a predictor's ``save_portable`` bundle, which serving scores
+# without torch or MLflow (``training.portable``).
+PORTABLE = "lakestacks_portable"
 # Logged with the model so MLflow does not spend ~10 s inferring them.
 _REQUIREMENTS = ("lakestacks", "torch", "lightning", "numpy", "pandas", "pyarrow", "mlflow")
 
@@ -39,7 +45,9 @@ class Predictor(Protocol):
 
     A predictor may also have ``optional_inputs``, the input columns it imputes by design
     (they had missing values in train): :func:`log_predictor` marks exactly those optional
-    in the signature, and the model then refuses a null in any other column.
+    in the signature, and the model then refuses a null in any other column. And it may have
+    ``save_portable(folder) -> bool``, which writes a bundle that scores like ``predict``
+    without torch (logged as the :data:`PORTABLE` artifact), or returns False.
     """
 
     task: str
@@ -353,8 +361,12 @@ def refuses_nulls(model: Any) -> bool:
     """Whether a loaded model (``registry.LoadedModel``) refuses nulls in the required
     columns of its signature: true for models :func:`log_predictor` logged with the columns
     its predictor imputes; older and foreign models impute (or take) nulls anywhere."""
-    metadata = getattr(getattr(model.pyfunc, "metadata", None), "metadata", None) or {}
-    return bool(metadata.get(_NULLS) == _REFUSED_WHERE_REQUIRED)
+    return nulls_refused(getattr(getattr(model.pyfunc, "metadata", None), "metadata", None))
+
+
+def nulls_refused(metadata: Mapping[str, Any] | None) -> bool:
+    """:func:`refuses_nulls` from the ``metadata`` of a model's ``MLmodel`` file."""
+    return bool((metadata or {}).get(_NULLS) == _REFUSED_WHERE_REQUIRED)
 
 
 def log_predictor(
@@ -379,10 +391,13 @@ def log_predictor(
     active = mlflow.active_run()
     if active is None or active.info.run_id != run.run_id:
         raise RuntimeError("log_predictor needs its run to be the active one")
-    with warnings.catch_warnings(record=True):
+    with warnings.catch_warnings(record=True), tempfile.TemporaryDirectory() as tmp:
         # MLflow's hints (type hints on predict, integer columns) are advice for hand-written
         # models; ours has an explicit signature, typed for nulls by the caller.
         warnings.simplefilter("ignore", UserWarning)
+        bundle = os.path.join(tmp, PORTABLE)
+        save = getattr(predictor, "save_portable", None)
+        portable = bool(save(bundle)) if callable(save) else False
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=model,
@@ -391,6 +406,7 @@ def log_predictor(
             pip_requirements=requirements(),
             code_paths=list(code_paths) or None,
             metadata=None if optional is None else {_NULLS: _REFUSED_WHERE_REQUIRED},
+            artifacts={PORTABLE: bundle} if portable else None,
         )
     return str(info.model_uri)
 

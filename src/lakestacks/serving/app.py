@@ -314,6 +314,7 @@ class ServingApp:
                     a.name: {
                         "model": a.config.model,
                         "version": a.version,
+                        "runtime": a.runtime,
                         "alias": a.config.alias,
                         "traffic_percent": a.config.percent,
                         "requests": self.totals.requests[(e.name, a.name)],

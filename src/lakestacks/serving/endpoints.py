@@ -18,9 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.serving.config import ArmConfig, EndpointConfig
+from lakestacks.serving.loading import Models, Servable
 from lakestacks.serving.protocol import ALL_FORMATS, NULLS_REFUSED, Outputs, as_outputs
 from lakestacks.tasks import task_kind
 
@@ -48,7 +48,7 @@ class Arm:
     """A model version behind an endpoint; ``model`` is replaced whole on a hot swap."""
 
     config: ArmConfig
-    model: registry.LoadedModel | None
+    model: Servable | None
     max_batch_rows: int = 4096
     on_batch: Callable[[int], None] | None = field(default=None, repr=False)
     _queue: asyncio.Queue[_Job] | None = field(default=None, repr=False)
@@ -62,6 +62,11 @@ class Arm:
     def version(self) -> int | None:
         """The version served now; None while the alias is not set."""
         return self.model.version if self.model is not None else None
+
+    @property
+    def runtime(self) -> str | None:
+        """What scores it: ``numpy`` (the built-in models' bundle) or ``pyfunc``."""
+        return self.model.runtime if self.model is not None else None
 
     async def score(self, table: pa.Table) -> Scored:
         """Score one request's rows in the next batch."""
@@ -105,9 +110,7 @@ class Arm:
                     self._queue.task_done()
 
 
-def _score_jobs(
-    model: registry.LoadedModel | None, jobs: list[_Job]
-) -> list[Scored | BaseException]:
+def _score_jobs(model: Servable | None, jobs: list[_Job]) -> list[Scored | BaseException]:
     if model is None:
         return [RuntimeError("this arm has no model loaded") for _ in jobs]
     try:
@@ -139,6 +142,7 @@ class Endpoint:
 
     config: EndpointConfig
     arms: list[Arm]
+    models: Models  # where its arms' versions come from, for hot swaps
     formats: tuple[str, ...] = ALL_FORMATS  # the request bodies its models' task kind takes
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -167,21 +171,23 @@ class Endpoint:
         return self._random.choices(live, weights)[0]
 
 
-def _request_schema(model: registry.LoadedModel) -> pa.Schema | None:
+def _request_schema(model: Servable) -> pa.Schema | None:
     schema: pa.Schema | None = model.input_schema
-    if schema is None or not registry.refuses_nulls(model):
+    if schema is None or not model.refuses_nulls:
         return schema  # an older or foreign model: nulls are imputed (or taken) anywhere
     return schema.with_metadata({NULLS_REFUSED: b"true"})
 
 
-def _resolve(arm: ArmConfig) -> int | None:
+def _resolve(models: Models, arm: ArmConfig) -> int | None:
     if arm.version is not None:
         return arm.version
     assert arm.alias is not None  # noqa: S101
-    return registry.alias_version(arm.model, arm.alias)
+    return models.alias_version(arm.model, arm.alias)
 
 
-def load_endpoints(configs: tuple[EndpointConfig, ...], max_batch_rows: int) -> list[Endpoint]:
+def load_endpoints(
+    configs: tuple[EndpointConfig, ...], max_batch_rows: int, models: Models
+) -> list[Endpoint]:
     """Load every arm's model; an endpoint needs at least one arm that resolves.
 
     Raises:
@@ -191,15 +197,15 @@ def load_endpoints(configs: tuple[EndpointConfig, ...], max_batch_rows: int) -> 
     for config in configs:
         arms = []
         for arm in config.arms:
-            version = _resolve(arm)
-            model = registry.load_model(arm.model, version) if version is not None else None
+            version = _resolve(models, arm)
+            model = models.load(arm.model, version) if version is not None else None
             arms.append(Arm(arm, model, max_batch_rows))
         if all(a.model is None for a in arms):
             first = config.arms[0]
-            registry.resolve(first.model, alias=first.alias)  # says which: model or alias
+            models.explain_missing(first.model, first.alias)
             raise UserError(f"{first.model} has no version at @{first.alias}; run the pipeline")
         _check_signatures(config.name, arms)
-        endpoints.append(Endpoint(config, arms, _formats(arms)))
+        endpoints.append(Endpoint(config, arms, models, _formats(arms)))
     return endpoints
 
 
@@ -252,13 +258,13 @@ async def _follow(
     arm: Arm,
     on_swap: Callable[[Endpoint, Arm, int | None, int | None], None],
 ) -> None:
-    version = await loop.run_in_executor(pool, _resolve, arm.config)
+    version = await loop.run_in_executor(pool, _resolve, endpoint.models, arm.config)
     before = arm.version
     if version == before:
         return
     model: Any = None
     if version is not None:
-        model = await loop.run_in_executor(pool, registry.load_model, arm.config.model, version)
+        model = await loop.run_in_executor(pool, endpoint.models.load, arm.config.model, version)
         if before is not None and str(_request_schema(model)) != str(endpoint.schema):
             log.warning(
                 "%s@%s moved to v%s, whose inputs differ; still serving v%s",

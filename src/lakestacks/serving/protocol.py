@@ -296,7 +296,10 @@ def _csv(body: bytes, schema: pa.Schema | None) -> pa.Table:
 
 
 def as_outputs(result: Any) -> Outputs:
-    """A model's return value (DataFrame, Series, array or list) as output columns."""
+    """A model's return value (DataFrame, mapping of columns, Series, array or list) as
+    output columns."""
+    if isinstance(result, dict):
+        return Outputs({str(k): np.asarray(v) for k, v in result.items()}, True)
     if hasattr(result, "columns") and hasattr(result, "to_numpy"):
         return Outputs({str(c): result[c].to_numpy() for c in result.columns}, True)
     values = np.asarray(result.to_numpy() if hasattr(result, "to_numpy") else result)

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from lakestacks import registry
 from lakestacks.errors import UserError
 from lakestacks.serving.app import ServingApp
 from lakestacks.serving.config import ServeConfig
 from lakestacks.serving.endpoints import load_endpoints
 from lakestacks.serving.inference_log import InferenceLog, LogStats
+from lakestacks.serving.loading import Models
 
 __all__ = ["ServeSummary", "running", "serve"]
 
@@ -72,8 +72,8 @@ def _check_tls(tls: tuple[str, str] | None) -> None:
 
 def build(config: ServeConfig, on_event: Callable[[str], None] | None = None) -> ServingApp:
     """Load the models and open the inference log: a ServingApp ready to run."""
-    registry.configure(config.tracking_uri, config.registry_uri)
-    endpoints = load_endpoints(config.endpoints, config.max_batch_rows)
+    models = Models(config.tracking_uri, config.registry_uri)
+    endpoints = load_endpoints(config.endpoints, config.max_batch_rows, models)
     log = InferenceLog(config.log) if config.log is not None else None
     return ServingApp(config, endpoints, log, on_event)
 

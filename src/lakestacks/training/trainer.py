@@ -212,6 +212,17 @@ class TabularPredictor:
         None for an encoder saved before that was recorded."""
         return self.encoder.optional
 
+    def save_portable(self, folder: str | Path) -> bool:
+        """Write the numpy bundle serving scores without torch (``training.portable``) to
+        ``folder``; False, writing nothing, for a model numpy cannot reproduce."""
+        from lakestacks.training.portable import export_layers, save_bundle
+
+        layers = export_layers(self.module)
+        if not layers:
+            return False
+        save_bundle(folder, layers, self.encoder, self.task)
+        return True
+
     def predict(self, data: Any) -> npt.NDArray[np.float32]:
         """P(y=1) per row for classification, the predicted value for regression.
 
