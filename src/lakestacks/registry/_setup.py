@@ -21,6 +21,8 @@ def configure(tracking_uri: str, registry_uri: str | None = None) -> None:
     """Use these stores for every MLflow call in this process; telemetry off, INFO lines off."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    # Loading a model with artifacts draws a download bar on stderr, even from a local folder.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     for name in ("mlflow", "alembic"):
