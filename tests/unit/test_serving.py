@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lakestacks.serving.config import LogConfig, TokenConfig, hash_token
-from lakestacks.serving.inference_log import InferenceLog, rows_table
+from lakestacks.serving.inference_log import InferenceLog, LogEntry, log_entry, rows_table
 from lakestacks.serving.protocol import (
     NULLS_REFUSED,
     BadRequest,
@@ -172,8 +172,48 @@ def _log(tmp_path: Path, **changes: object) -> LogConfig:
     return LogConfig(str(tmp_path / "log"), "main.t.log", **base)  # type: ignore[arg-type]
 
 
-def _rows(n: int) -> pa.Table:
-    return rows_table(pa.table({"x": list(range(n))}), None, {"status": 200}, n)
+def _rows(n: int) -> LogEntry:
+    features = pa.table({"x": list(range(n))})
+    return log_entry(features, None, {"status": 200}, n, features.nbytes)
+
+
+def test_rows_table_builds_each_request_s_rows_in_order() -> None:
+    """Entries become Arrow in blocks: features, outputs and metadata line up row by row,
+    across shapes (a failed request has neither features nor outputs)."""
+    import numpy as np
+
+    def scored(xs: list[int], rid: str) -> LogEntry:
+        outputs = {"prediction": np.array([x * 10 for x in xs])}
+        return log_entry(
+            pa.table({"x": xs}), outputs, {"request_id": rid, "status": 200}, len(xs), 0
+        )
+
+    failed = log_entry(None, None, {"request_id": "bad", "status": 400, "error": "no"}, 1, 0)
+    table = rows_table([scored([1, 2], "a"), scored([3], "b"), failed, scored([4, 5, 6], "c")])
+    assert table.column("x").to_pylist() == [1, 2, 3, None, 4, 5, 6]
+    assert table.column("prediction").to_pylist() == [10, 20, 30, None, 40, 50, 60]
+    assert table.column("request_id").to_pylist() == ["a", "a", "b", "bad", "c", "c", "c"]
+    assert table.column("status").to_pylist() == [200, 200, 200, 400, 200, 200, 200]
+    assert table.column("error").to_pylist() == [None, None, None, "no", None, None, None]
+
+
+def test_entries_built_into_blocks_on_the_way_keep_their_order(tmp_path: Path) -> None:
+    """The queue turns its entries into Arrow a block at a time as they arrive: the table
+    gets every row once, in arrival order, with each request's own metadata."""
+    written: list[pa.Table] = []
+    config = _log(tmp_path, queue_rows=10_000, flush_rows=10_000)
+    log = InferenceLog(config, lambda path, table: written.append(table) or 0)
+    log.start()
+    for i in range(700):
+        features = pa.table({"x": [i]})
+        assert log.reserve(1)
+        log.put(log_entry(features, None, {"request_id": f"r{i}", "status": 200}, 1, 64))
+    assert log.waiting == 700 and len(log._pending) < 700  # blocks were built meanwhile
+    log.close()
+    (table,) = written
+    assert table.column("x").to_pylist() == list(range(700))
+    assert table.column("request_id").to_pylist() == [f"r{i}" for i in range(700)]
+    assert table.column("x").num_chunks == 1
 
 
 def test_log_reserves_room_and_writes_at_close(tmp_path: Path) -> None:
@@ -181,7 +221,7 @@ def test_log_reserves_room_and_writes_at_close(tmp_path: Path) -> None:
     log = InferenceLog(_log(tmp_path), lambda path, table: written.append(table.num_rows) or 0)
     log.start()
     assert log.reserve(6) and not log.reserve(5) and log.reserve(4)
-    log.put(_rows(6), 6)
+    log.put(_rows(6))
     log.release(4)
     assert log.waiting == 6 and written == []  # not flushed: below flush_rows, before 60 s
     stats = log.close()
@@ -193,14 +233,15 @@ def test_log_is_bounded_in_bytes_and_flushes_on_request(tmp_path: Path) -> None:
     """Issue 16, items 1 and 2: wide rows fill the queue's bytes before its rows; a shutdown
     asks for a write at once instead of at the next interval."""
     written: list[int] = []
-    wide = rows_table(pa.table({"x": ["y" * 10_000] * 2}), None, {"status": 200}, 2)
+    features = pa.table({"x": ["y" * 10_000] * 2})
+    wide = log_entry(features, None, {"status": 200}, 2, features.nbytes)
     config = _log(tmp_path, queue_rows=1_000, queue_bytes=wide.nbytes + 1)
     log = InferenceLog(config, lambda path, table: written.append(table.num_rows) or 0)
     log.start()
     assert log.reserve(2)
-    log.put(wide, 2)
+    log.put(wide)
     assert log.reserve(2)  # under the byte bound still
-    log.put(wide, 2)
+    log.put(wide)
     assert not log.reserve(1)  # over it: 503, although 996 rows of room are left
     log.flush_now()  # flush_seconds is 60: only the request writes now
     deadline = time.monotonic() + 10
@@ -231,7 +272,7 @@ def test_wal_answers_only_after_fsync_and_a_crash_leaves_rows_to_replay(tmp_path
 
     async def answer(n: int) -> None:
         assert crashed.reserve(n)
-        durable = crashed.put(_rows(n), n)
+        durable = crashed.put(_rows(n))
         assert durable is not None
         await durable
 
@@ -273,7 +314,7 @@ def test_wal_deletes_segments_once_their_rows_are_in_the_table(tmp_path: Path) -
 
     async def answer() -> None:
         assert log.reserve(5)
-        durable = log.put(_rows(5), 5)
+        durable = log.put(_rows(5))
         assert durable is not None
         await durable
 
@@ -304,7 +345,7 @@ def test_log_retries_a_failed_write_and_spills_at_close(tmp_path: Path) -> None:
     log = InferenceLog(_log(tmp_path, flush_rows=3, flush_seconds=0.05), flaky)
     log.start()
     assert log.reserve(3)
-    log.put(_rows(3), 3)
+    log.put(_rows(3))
     stats = log.close()
     assert calls == [3, 3] and stats.rows_written == 3 and stats.failed_writes == 1
 
@@ -314,7 +355,7 @@ def test_log_retries_a_failed_write_and_spills_at_close(tmp_path: Path) -> None:
     dead = InferenceLog(_log(tmp_path, flush_seconds=0.05), broken)
     dead.start()
     assert dead.reserve(2)
-    dead.put(_rows(2), 2)
+    dead.put(_rows(2))
     stats = dead.close()
     assert stats.rows_written == 0 and stats.spilled is not None
     assert pa.parquet.read_table(stats.spilled).num_rows == 2  # nothing lost

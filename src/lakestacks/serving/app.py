@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import pyarrow as pa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -33,12 +32,11 @@ from starlette.routing import Route
 from lakestacks.errors import UserError
 from lakestacks.serving.config import ServeConfig
 from lakestacks.serving.endpoints import Arm, Endpoint, watch
-from lakestacks.serving.inference_log import META_COLUMNS, InferenceLog, LogStats, rows_table
+from lakestacks.serving.inference_log import META_COLUMNS, InferenceLog, LogStats, log_entry
 from lakestacks.serving.metrics import Metrics
 from lakestacks.serving.openapi import openapi
 from lakestacks.serving.protocol import (
     BadRequest,
-    Outputs,
     UnsupportedMediaType,
     parse_body,
     predictions_json,
@@ -52,6 +50,10 @@ JSON = "application/json"
 # A client's x-request-id is copied into every logged row of its request and echoed back, so
 # only a short id of plain characters is kept; any other is replaced by a fresh one.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+# What a logged request holds beyond its body: the metadata columns, the id at most 128.
+_ROW_META = 512
 
 
 def _request_id(given: str | None) -> str:
@@ -202,7 +204,7 @@ class ServingApp:
         if self.log is not None:
             meta = self._meta(request_id, endpoint, arm, scored.version, 200, None, latency)
             durable = self.log.put(
-                rows_table(parsed.table, _arrays(scored.outputs), meta, rows), rows
+                log_entry(parsed.table, scored.outputs.columns, meta, rows, len(body) + _ROW_META)
             )
             if durable is not None:
                 await durable  # on disk before the answer leaves (durability: wal)
@@ -273,7 +275,7 @@ class ServingApp:
             meta = self._meta(
                 request_id, endpoint, arm, version, status, message, time.perf_counter() - start
             )
-            durable = self.log.put(rows_table(None, None, meta, 1), 1)
+            durable = self.log.put(log_entry(None, None, meta, 1, len(message) + _ROW_META))
             if durable is not None:
                 await durable
         self.metrics.requests.labels(endpoint.name, arm.name if arm else "", str(status)).inc()
@@ -390,16 +392,6 @@ def _gunzip(body: bytes, limit: int, too_large: Denied) -> bytes:
     if not inflate.eof:
         raise BadRequest("the gzip body is cut short")
     return out
-
-
-def _arrays(outputs: Outputs) -> dict[str, pa.Array]:
-    arrays = {}
-    for name, values in outputs.columns.items():
-        try:
-            arrays[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[name] = pa.array([str(v) for v in values])
-    return arrays
 
 
 def _check_columns(endpoint: Endpoint) -> None:

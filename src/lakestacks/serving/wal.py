@@ -32,7 +32,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import pyarrow as pa
 
@@ -42,7 +42,17 @@ log = logging.getLogger("lakestacks.serving")
 
 _HEAD = struct.Struct("<QI")
 _LOCK = ".lock"
-Durable = Callable[[Sequence[tuple[pa.Table, int]]], None]
+
+
+class Entry(Protocol):
+    """A request's rows, not yet in Arrow (``inference_log.LogEntry``)."""
+
+    @property
+    def rows(self) -> int: ...
+
+
+Build = Callable[[Sequence[Entry]], pa.Table]  # entries to one table (``rows_table``)
+Durable = Callable[[pa.Table, int], None]  # a committed table and the rows it holds
 
 
 def _encode(table: pa.Table) -> bytes:
@@ -76,13 +86,14 @@ def _fsync_dir(path: Path) -> None:
 class WriteAheadLog:
     """One server's write-ahead folder: group-committed appends, segment rotation, cleanup."""
 
-    def __init__(self, root: Path, on_durable: Durable) -> None:
+    def __init__(self, root: Path, build: Build, on_durable: Durable) -> None:
         self.root = root
         # host and pid say whose it is; the random part keeps a reused pid from sharing it
         self.folder = root / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lock = threading.Lock()  # the segment file: appends and rotation
+        self._build = build
         self._on_durable = on_durable
-        self._queue: list[tuple[pa.Table, int, asyncio.Future[None]]] = []
+        self._queue: list[tuple[Entry, asyncio.Future[None]]] = []
         self._lockfile: IO[bytes] | None = None
         self._segment = 0
         self._file: IO[bytes] | None = None
@@ -100,8 +111,8 @@ class WriteAheadLog:
         self._file = self._path(self._segment).open("ab")
         _fsync_dir(self.folder)
 
-    def append(self, table: pa.Table, reserved: int) -> asyncio.Future[None]:
-        """Add ``table`` to this loop iteration's group commit; the future is done once it is
+    def append(self, entry: Entry) -> asyncio.Future[None]:
+        """Add ``entry`` to this loop iteration's group commit; the future is done once it is
         on disk (call from the event loop, and await the future before answering).
 
         The commit runs on the loop itself, once per iteration, after every request of that
@@ -110,7 +121,7 @@ class WriteAheadLog:
         """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.append((table, reserved, done))
+        self._queue.append((entry, done))
         if len(self._queue) == 1:
             loop.call_soon(self._commit_queued)
         return done
@@ -119,20 +130,21 @@ class WriteAheadLog:
         items, self._queue = self._queue, []
         if not items:
             return
-        self._commit([(table, reserved) for table, reserved, _ in items])
-        for _, _, done in items:
+        self._commit([entry for entry, _ in items])
+        for _, done in items:
             if not done.done():  # a request whose client left may have cancelled it
                 done.set_result(None)
 
-    def _commit(self, items: list[tuple[pa.Table, int]]) -> None:
-        data = b"".join(_encode(table) for table, _ in items)
+    def _commit(self, entries: list[Entry]) -> None:
+        table = self._build(entries)  # one record per commit, not one per request
+        data = _encode(table)
         with self.lock:
             assert self._file is not None  # noqa: S101 - started
             self._file.write(data)
             self._file.flush()
             os.fsync(self._file.fileno())
             self.fsyncs += 1
-            self._on_durable(items)
+            self._on_durable(table, sum(e.rows for e in entries))
 
     def rotate(self) -> None:
         """Close the current segment (its rows are all queued for Delta by now) and open the
@@ -154,7 +166,7 @@ class WriteAheadLog:
         """Commit what is queued (nothing, once the requests in flight were answered)."""
         items, self._queue = self._queue, []
         if items:
-            self._commit([(table, reserved) for table, reserved, _ in items])
+            self._commit([entry for entry, _ in items])
 
     def close(self, *, everything_written: bool) -> None:
         """Stop; remove the folder when every row is in Delta, else leave it for replay."""
