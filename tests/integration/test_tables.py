@@ -11,6 +11,7 @@ import pytest
 
 from lakestacks.data.tables import (
     SchemaMismatch,
+    TableAppender,
     TableNotFound,
     history,
     read_table,
@@ -120,3 +121,19 @@ def test_a_merged_table_reads_with_a_filter_on_a_string_column(tmp_path: Path) -
     assert sorted(got["id"].to_pylist()) == [1, 3]
     assert got.schema.names == ["id"]
     assert read_table(path, filter=pc.field("s") == "test")["id"].to_pylist() == [2]
+
+
+def test_an_appender_keeps_up_with_other_writers_and_checks_a_new_schema(tmp_path: Path) -> None:
+    """The inference log's writer: the table opened once, other servers' appends kept,
+    a new column merged, a retyped one refused and the table left as it was."""
+    path = str(tmp_path / "log")
+    ours, theirs = TableAppender(path), TableAppender(path)
+    assert ours.append(pa.table({"id": [1, 2]})) == 0  # creates the table
+    assert theirs.append(pa.table({"id": [3]})) == 1
+    assert ours.append(pa.table({"id": [4]})) == 2  # over the other writer's commit
+    write_table(path, pa.table({"id": [5]}), mode="append")
+    assert ours.append(pa.table({"id": [6], "extra": ["x"]})) == 4
+    with pytest.raises(SchemaMismatch, match="id"):
+        ours.append(pa.table({"id": ["seven"]}))
+    assert sorted(read_table(path)["id"].to_pylist()) == [1, 2, 3, 4, 5, 6]
+    assert read_table(path)["extra"].to_pylist().count("x") == 1
