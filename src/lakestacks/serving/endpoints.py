@@ -97,7 +97,11 @@ class Arm:
             if self.on_batch is not None:
                 self.on_batch(rows)
             try:
-                results = await loop.run_in_executor(executor, _score_jobs, self.model, jobs)
+                model = self.model
+                if model is not None and model.runtime == "numpy":
+                    results = _score_jobs(model, jobs)  # microseconds: no thread hop
+                else:
+                    results = await loop.run_in_executor(executor, _score_jobs, model, jobs)
                 for job, result in zip(jobs, results, strict=True):
                     if job.future.done():
                         continue

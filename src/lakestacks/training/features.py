@@ -13,6 +13,7 @@ marks them optional and serving and batch inference refuse a missing value anywh
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,11 @@ class EncodedColumn:
         if self.kind == "numeric":
             return [self.name]
         return [f"{self.name}={c}" for c in self.categories]
+
+    @functools.cached_property
+    def value_set(self) -> pa.Array:
+        """The categories as an Arrow array, built once (serving encodes every request)."""
+        return pa.array(self.categories, pa.string())
 
 
 def _is_numeric(kind: pa.DataType) -> bool:
@@ -292,9 +298,7 @@ class FeatureEncoder:
                         f"feature column {col.name!r} is {column.type} but was text when "
                         "the model was trained; cast it to a string before predicting"
                     )
-                index = pc.index_in(
-                    _as_strings(column, col.name), value_set=pa.array(col.categories, pa.string())
-                )
+                index = pc.index_in(_as_strings(column, col.name), value_set=col.value_set)
                 codes = np.asarray(index.fill_null(-1).to_numpy(), dtype=np.int64)
                 rows = np.flatnonzero(codes >= 0)
                 out[rows, at + codes[rows]] = 1.0
