@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -346,6 +347,7 @@ def run(
     resume: bool = False,
     force: bool = False,
     hooks: Sequence[object] = (),
+    since: datetime | None = None,
 ) -> RunOutcome:
     """Run the pipeline or one flow of a stack.
 
@@ -362,6 +364,7 @@ def run(
             (otherwise such a run says "nothing changed" and keeps the champion).
         hooks: Hook objects for this run only, called after the stack's own ``hooks:``
             (e.g. ``stacks run``'s line per stage).
+        since: Monitoring starts its windows here instead of at its watermark.
 
     Raises:
         DataGateFailed: a data gate in enforce mode failed (exit code 2).
@@ -381,7 +384,7 @@ def run(
     check_flow(resolved, flow)  # an unknown flow fails here, before a flow run starts
     start = time.perf_counter()
     name = resolved.stack.name if flow == "pipeline" else f"{resolved.stack.name}-{flow}"
-    ctx = _context(resolved, env, progress=progress, resume=resume, force=force)
+    ctx = _context(resolved, env, progress=progress, resume=resume, force=force, since=since)
     for hook in hooks:
         ctx.dispatcher.add_hook(hook)
 

@@ -25,17 +25,18 @@ from lakestacks.spec.plugins import stage_names
 __all__ = ["pipeline"]
 
 
-def _run(stack: str, flow_name: str, env: str) -> str:
-    outcome = api.run(Path(stack), flow=flow_name, env=env)
+def _run(stack: str, flow_name: str, env: str, force: bool = False) -> str:
+    outcome = api.run(Path(stack), flow=flow_name, env=env, force=force)
     if outcome.status == "rejected":
         raise RuntimeError(outcome.message)  # the run fails; the champion is unchanged
     return outcome.status
 
 
 @flow(name="pipeline")
-def pipeline(stack: str = "stack.yaml", env: str = DEFAULT_ENV) -> str:
-    """The whole pipeline; fails when a gate rejects the new version."""
-    return _run(stack, "pipeline", env)
+def pipeline(stack: str = "stack.yaml", env: str = DEFAULT_ENV, force: bool = False) -> str:
+    """The whole pipeline; fails when a gate rejects the new version. ``force`` retrains
+    on unchanged inputs (a drift breach's retrain)."""
+    return _run(stack, "pipeline", env, force)
 
 
 @functools.cache

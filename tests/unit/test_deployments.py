@@ -54,10 +54,13 @@ def test_wanted_deployments_follow_the_stack(tmp_path: Path) -> None:
     assert (dev.work_pool, dev.working_dir) == ("process", str(tmp_path))
 
 
-def test_a_monitoring_schedule_is_refused_until_monitoring_is_built(tmp_path: Path) -> None:
+def test_a_monitoring_schedule_deploys_the_monitoring_flow(tmp_path: Path) -> None:
+    """Issue 17: `schedules: {monitoring: cron}` deploys (it was refused before monitoring
+    was built)."""
     path = stack_in(tmp_path, schedules={"monitoring": "0 * * * *"})
-    with pytest.raises(UserError, match=r"schedules\.monitoring"):
-        deployments.wanted(load_stack(path))
+    want = {w.flow: w for w in deployments.wanted(load_stack(path))}
+    assert want["monitoring"].entrypoint == "lakestacks.entrypoints.monitoring"  # built in
+    assert want["monitoring"].full_name == "monitoring/churn-dev"
 
 
 def test_the_api_url_comes_from_the_env_then_prefect_api_url_then_the_local_server(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -167,3 +168,33 @@ def _table(block: SummaryTable) -> Table:
     for row in block.rows:
         table.add_row(*(_VERDICTS.get(cell, escape(cell)) for cell in row))
     return table
+
+
+def monitor(
+    stack: StackOption = Path("stack.yaml"),
+    env: EnvOption = "dev",
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
+            help="Recompute windows from this UTC time on, instead of after the last one.",
+        ),
+    ] = None,
+    runner: Annotated[
+        str, typer.Option("--runner", envvar="STACKS_RUNNER", help="auto, prefect or direct.")
+    ] = "auto",
+    as_json: JsonOption = False,
+) -> None:
+    """Watch the inference table: profile and drift of each new window, and the breach rule."""
+    from lakestacks import api
+
+    lines = StageLines(sys.stderr if as_json else sys.stdout)
+    start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    outcome = api.run(stack, flow="monitoring", env=env, runner=runner, hooks=[lines], since=start)
+    if as_json:
+        emit_json(outcome.to_json())
+    else:
+        render_outcome(outcome)
+    if outcome.exit_code:
+        raise fail(outcome.message, outcome.exit_code)

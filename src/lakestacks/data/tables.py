@@ -7,13 +7,16 @@ never leaves a half-written commit.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -460,12 +463,45 @@ def _write_once(write: TableWrite, exists: bool, token: str) -> int:
                 table, data, mode=how, schema_mode=schema_mode, commit_properties=commit
             )
             return int(table.version())  # the write leaves the object at its own commit
-        write_deltalake(path, data, mode=how, schema_mode=schema_mode, commit_properties=commit)
+        # Writers racing to create a table: delta-rs retries a losing creation as a commit
+        # over the winner's, without removing its rows, so both land. On a local lake the
+        # creation is serialised, and a writer that finds the table made meanwhile retries
+        # as a write to an existing table (an overwrite conflicts, as it should).
+        with _creating(path):
+            if table_exists(path):
+                raise CommitFailedError(f"another writer created {path} first")
+            write_deltalake(path, data, mode=how, commit_properties=commit)
     except (UserError, CommitFailedError):
         raise
     except Exception as err:
         raise UserError(f"writing table {path} failed: {type(err).__name__}: {err}") from None
     return _version_of(path, token)
+
+
+@contextlib.contextmanager
+def _creating(path: str) -> Iterator[None]:
+    """Hold a lock beside a local table while it is created (flock; nothing on an object
+    store, whose conditional put decides instead)."""
+    local = _local_path(path)
+    if local is None or os.name != "posix":
+        yield
+        return
+    import fcntl
+
+    local.parent.mkdir(parents=True, exist_ok=True)
+    with open(local.parent / ".create.lock", "a+b") as handle:  # one per schema folder
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _local_path(path: str) -> Path | None:
+    parsed = urlparse(path)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    return Path(path) if "://" not in path else None
 
 
 def _version_of(path: str, token: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -26,6 +27,7 @@ _AUDITED_EVENTS = {
     "promoted": EventType.PROMOTED,
     "promotion_refused": EventType.PROMOTION_REFUSED,
     "rolled_back": EventType.ROLLED_BACK,
+    "drift_breach": EventType.DRIFT_BREACH,
 }
 
 
@@ -40,6 +42,7 @@ class RunContext:
         resume: Reuse stages an earlier run completed with the same key.
         force: Retrain even when the champion was trained on the same data, stack and code.
         events: Where lifecycle events go (the stack's webhooks and hooks).
+        since: Where monitoring starts instead of its watermark (``stacks monitor --since``).
     """
 
     resolved: ResolvedStack
@@ -48,6 +51,7 @@ class RunContext:
     resume: bool = False
     force: bool = False
     events: Dispatcher | None = None
+    since: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.events is None:  # nothing configured: a dispatcher that does nothing

@@ -407,12 +407,49 @@ def undeploy(resolved: ResolvedStack, url: str | None = None, dry_run: bool = Fa
     return DeployPlan(resolved.stack.name, resolved.runtime.env, url, pool, False, changes)
 
 
+def active_runs(resolved: ResolvedStack, flow: str = "pipeline") -> list[str]:
+    """The names of the deployment's flow runs that are scheduled, pending or running.
+
+    Raises:
+        UserError: no such deployment (or no Prefect API).
+    """
+    url = api_url(resolved)
+    name = f"{flow}/{deployment_name(resolved)}"
+    with _client(url) as client:
+        from prefect.client.schemas.filters import (
+            DeploymentFilter,
+            DeploymentFilterId,
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            deployment = client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            raise UserError(f"no deployment {name} on {url}") from None
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(
+                        any_=[StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+                    )
+                )
+            ),
+        )
+    return [str(run.name) for run in runs]
+
+
 def trigger(
     resolved: ResolvedStack,
     flow: str = "pipeline",
     wait: bool = False,
     timeout: float | None = None,
     url: str | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> Triggered:
     """Start a run of one of the stack's deployments through the Prefect API.
 
@@ -438,7 +475,11 @@ def trigger(
                 f"{resolved.runtime.env}` first"
             ) from None
         run: Any = run_deployment(
-            name, timeout=(timeout if wait else 0), poll_interval=1, as_subflow=True
+            name,
+            parameters=parameters,
+            timeout=(timeout if wait else 0),
+            poll_interval=1,
+            as_subflow=True,
         )
     state = run.state
     return Triggered(

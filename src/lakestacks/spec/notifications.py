@@ -39,6 +39,7 @@ class EventType(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     PROMOTION_REFUSED = "promotion_refused"
+    DRIFT_BREACH = "drift_breach"
 
 
 # Headers that carry the delivery's own meaning; a stack overriding them would break

@@ -1,0 +1,413 @@
+"""Monitoring: the inference table's complete windows against the baseline, kept in Delta.
+
+Each run reads only rows past the watermark (the end of the last window it computed; the
+timestamp filter skips older files by their statistics), profiles and tests each new
+complete window, and merges the rows into ``<table>_profile_metrics`` and
+``<table>_drift_metrics`` on their keys, so a run that dies half-way is simply run again.
+The baseline's summary is computed once per table version and kept in ``_monitor_baselines``.
+The breach rule runs over the windows in time order; a breach is audited
+(``drift_breach``) and, with ``on_breach: retrain``, handed back to the caller to retrain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakestacks import registry
+from lakestacks.data.split import SPLIT_COLUMN
+from lakestacks.data.tables import read_table, table_exists, table_info, write_table
+from lakestacks.errors import UserError
+from lakestacks.flows.context import RunContext
+from lakestacks.flows.training import training_table
+from lakestacks.monitoring.reference import ColumnSummary, column_kind, summarise
+from lakestacks.monitoring.windows import Verdict, breaches, compute, window_starts
+from lakestacks.spec.monitoring import MonitoringSection, granularity_seconds
+
+__all__ = ["BASELINES_TABLE", "MonitorResult", "Retrain", "monitor", "retrain"]
+
+BASELINES_TABLE = "_monitor_baselines"
+# Columns of an inference table that describe the request, not the model's inputs.
+_NOT_INPUTS = frozenset(
+    {
+        "request_id", "endpoint", "model_name", "model_version", "arm", "status", "error",
+        "latency_ms", "timestamp", "prediction", "probability", "refused", "scored_at",
+        SPLIT_COLUMN,
+    }
+)  # fmt: skip
+
+
+@dataclass
+class MonitorResult:
+    """What a monitoring run computed and decided.
+
+    Attributes:
+        table: The watched table (catalog name).
+        baseline: The baseline, e.g. ``main.churn.features v3 (train split)``.
+        columns: The columns watched.
+        windows: The windows computed by this run, in time order, with their verdicts.
+        breach: The first window at which the rule breached in this run, if any.
+        action: What the breach calls for: ``retrain``, ``alert`` or ``none``; empty without one.
+        note: Why nothing was computed (no table yet, no new complete window), if so.
+    """
+
+    table: str
+    baseline: str
+    columns: list[str]
+    profile_table: str
+    drift_table: str
+    windows: list[Verdict] = field(default_factory=list)
+    breach: Verdict | None = None
+    action: str = ""
+    note: str | None = None
+    source_version: int | None = None
+    seconds: float = 0.0
+
+
+def _section(ctx: RunContext) -> MonitoringSection:
+    section = ctx.resolved.stack.monitoring
+    if section is None:
+        raise UserError("the stack has no monitoring section; add one to monitor its traffic")
+    return section
+
+
+def _baseline(ctx: RunContext, section: MonitoringSection) -> tuple[str, str, int, bool]:
+    """The baseline's catalog name, path, version, and whether to keep only its train split."""
+    cat = ctx.catalog
+    if section.baseline is not None:
+        name = cat.qualify(section.baseline)
+        path = cat.table_path(section.baseline)
+        if not table_exists(path):
+            raise UserError(
+                f"monitoring.baseline {name} does not exist; run `stacks run data_prep` first"
+            )
+        return name, path, table_info(path).version, True
+    if ctx.resolved.stack.training is None:
+        raise UserError("monitoring.baseline is not set and the stack trains no model: name one")
+    champion = ctx.registry.alias_version(ctx.model, registry.CHAMPION)
+    if champion is None:
+        raise UserError(
+            f"{ctx.model} has no champion to take the baseline from; run the pipeline, or set "
+            "monitoring.baseline"
+        )
+    name = cat.qualify(training_table(ctx.resolved))
+    version = ctx.registry.read_record(ctx.model, champion).inputs.get(name)
+    if version is None:
+        raise UserError(
+            f"{ctx.model}/{champion} records no version of {name}; set monitoring.baseline"
+        )
+    return name, cat.table_path(name), version, True
+
+
+def _columns(
+    section: MonitoringSection, source: pa.Schema, baseline: pa.Schema, target: str | None
+) -> list[str]:
+    wanted = section.columns or section.drift.columns
+    if wanted:
+        for name in wanted:
+            for what, schema in (("table", source), ("baseline", baseline)):
+                if name not in schema.names:
+                    raise UserError(
+                        f"monitoring.columns: {name!r} is not a column of the {what} "
+                        f"({', '.join(schema.names)})"
+                    )
+        return list(wanted)
+    return [
+        f.name
+        for f in source
+        if f.name in baseline.names
+        and f.name not in _NOT_INPUTS
+        and f.name != target
+        and column_kind(f.type) is not None
+    ]
+
+
+def _baseline_summaries(
+    ctx: RunContext, name: str, path: str, version: int, columns: list[str], train_only: bool
+) -> dict[str, ColumnSummary]:
+    """The baseline's column summaries, from the cache when this version was summarised."""
+    cache = ctx.catalog.table_path(BASELINES_TABLE)
+    keys = {c: f"{name}@{version}{'/train' if train_only else ''}:{c}" for c in columns}
+    found: dict[str, ColumnSummary] = {}
+    if table_exists(cache):
+        rows = read_table(cache, filter=pc.field("key").isin(list(keys.values())))
+        by_key = dict(zip(rows["key"].to_pylist(), rows["summary"].to_pylist(), strict=True))
+        for column, key in keys.items():
+            if key in by_key:
+                found[column] = ColumnSummary.from_record(json.loads(by_key[key]))
+    missing = [c for c in columns if c not in found]
+    if missing:
+        read = [*missing, SPLIT_COLUMN] if train_only else missing
+        schema_names = set(read_table(path, version=version, columns=[]).schema.names)
+        data = read_table(
+            path, version=version, columns=[c for c in read if c in schema_names] or None
+        )
+        if train_only and SPLIT_COLUMN in data.column_names:
+            data = data.filter(pc.equal(data[SPLIT_COLUMN], "train"))
+        new = {c: summarise(c, data[c]) for c in missing}
+        write_table(
+            cache,
+            pa.table(
+                {
+                    "key": [keys[c] for c in missing],
+                    "summary": [json.dumps(new[c].to_record()) for c in missing],
+                    "computed_at": pa.array(
+                        [datetime.now(UTC)] * len(missing), pa.timestamp("us", tz="UTC")
+                    ),
+                }
+            ),
+            mode="merge",
+            keys=["key"],
+        )
+        found |= new
+    return found
+
+
+def _watermark(drift_path: str) -> datetime | None:
+    if not table_exists(drift_path):
+        return None
+    ends = read_table(drift_path, columns=["window_end"])["window_end"]
+    latest = pc.max(ends).as_py() if len(ends) else None
+    return latest if isinstance(latest, datetime) else None
+
+
+def _recent_verdicts(drift_path: str, since: datetime, drift_share: float) -> list[Verdict]:
+    """Every window's verdict from the drift table, from ``since`` on."""
+    rows = read_table(
+        drift_path,
+        filter=pc.field("window_start") >= pa.scalar(since, pa.timestamp("us", tz="UTC")),
+    )
+    verdicts: dict[datetime, Verdict] = {}
+    grouped: dict[tuple[datetime, str], list[tuple[str, bool, int]]] = {}
+    for r in rows.select(
+        ["window_start", "window_end", "slice", "column", "drifted", "rows"]
+    ).to_pylist():
+        grouped.setdefault((r["window_start"], r["slice"]), []).append(
+            (r["column"], r["drifted"], r["rows"])
+        )
+    ends = dict(zip(rows["window_start"].to_pylist(), rows["window_end"].to_pylist(), strict=True))
+    for (start, _), cols in sorted(grouped.items()):
+        drifted = tuple(sorted(c for c, d, _ in cols if d))
+        share = len(drifted) / len(cols) if cols else 0.0
+        count = max((n for _, _, n in cols), default=0)
+        current = verdicts.get(start)
+        if current is None or len(drifted) > len(current.drifted):
+            verdicts[start] = Verdict(
+                start, ends[start], count, drifted, len(cols), share >= drift_share
+            )
+    return [verdicts[s] for s in sorted(verdicts)]
+
+
+def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
+    """Compute the new complete windows of ``monitoring.table`` and apply the breach rule.
+
+    Args:
+        since: Start here instead of at the watermark (windows are merged, so recomputing
+            one replaces its rows).
+
+    Raises:
+        UserError: the baseline is missing, or a watched column is in neither table.
+    """
+    start_clock = time.perf_counter()
+    section = _section(ctx)
+    cat = ctx.catalog
+    name = cat.qualify(section.table)
+    source = cat.table_path(section.table)
+    profile_path = cat.table_path(f"{cat.short(section.table)}_profile_metrics")
+    drift_path = cat.table_path(f"{cat.short(section.table)}_drift_metrics")
+    base_name, base_path, base_version, train_only = _baseline(ctx, section)
+    label = f"{base_name} v{base_version}" + (" (train split)" if train_only else "")
+    result = MonitorResult(
+        name, label, [], cat.qualify(f"{cat.short(section.table)}_profile_metrics"),
+        cat.qualify(f"{cat.short(section.table)}_drift_metrics"),
+    )  # fmt: skip
+    if not table_exists(source):
+        result.note = (
+            f"no data: {name} does not exist yet (serve the model with its inference table)"
+        )
+        result.seconds = time.perf_counter() - start_clock
+        return result
+    seconds = granularity_seconds(section.granularity)
+    source_schema = read_table(source, columns=[]).schema
+    if section.timestamp not in source_schema.names:
+        raise UserError(
+            f"monitoring.timestamp: {name} has no column {section.timestamp!r} "
+            f"({', '.join(source_schema.names)})"
+        )
+    base_schema = read_table(base_path, version=base_version, columns=[]).schema
+    training = ctx.resolved.stack.training
+    result.columns = _columns(
+        section, source_schema, base_schema, training.target if training else None
+    )
+    if not result.columns:
+        raise UserError(f"{name} and the baseline {base_name} share no column to monitor")
+    baseline = _baseline_summaries(
+        ctx, base_name, base_path, base_version, result.columns, train_only
+    )
+    info = table_info(source)
+    result.source_version = info.version
+    lower = since or _watermark(drift_path)
+    # Only complete windows: the one still filling is left for the next run.
+    now_start = window_starts(pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")), seconds)[
+        0
+    ].as_py()
+    ts = pc.field(section.timestamp)
+    upper = pa.scalar(now_start, pa.timestamp("us", tz="UTC"))
+    condition = ts < upper
+    if lower is not None:
+        condition = condition & (ts >= pa.scalar(lower, pa.timestamp("us", tz="UTC")))
+    wanted = [*result.columns, section.timestamp]
+    wanted += [c for c in ("model_version", "status") if c in source_schema.names]
+    rows = read_table(
+        source, version=info.version, columns=list(dict.fromkeys(wanted)), filter=condition
+    )
+    if "status" in rows.column_names:  # failed requests have no inputs to profile
+        rows = rows.filter(pc.equal(rows["status"], 200))
+    if rows.num_rows == 0:
+        result.note = "no new complete window since the last run"
+        result.seconds = time.perf_counter() - start_clock
+        return result
+    computed = compute(
+        rows,
+        timestamp=section.timestamp,
+        seconds=seconds,
+        columns=result.columns,
+        baseline=baseline,
+        method=section.drift.method,
+        threshold=section.drift.threshold,
+        drift_share=section.rule.drift_share,
+        source_version=info.version,
+    )
+    write_table(
+        profile_path, computed.profile, mode="merge", keys=["window_start", "slice", "column"]
+    )
+    write_table(
+        drift_path,
+        computed.drift,
+        mode="merge",
+        keys=["window_start", "slice", "column", "against"],
+    )
+    result.windows = computed.verdicts
+    first = computed.verdicts[0].start
+    history = _recent_verdicts(
+        drift_path, first - timedelta(seconds=seconds * section.rule.of), section.rule.drift_share
+    )
+    new = {v.start for v in computed.verdicts}
+    found = [
+        v
+        for v in breaches(history, section.rule.windows, section.rule.of, seconds)
+        if v.start in new
+    ]
+    if found:
+        result.breach = found[0]  # where the rule first held: one breach, one action
+        result.action = section.on_breach
+        _audit_breach(ctx, result, section)
+    result.seconds = time.perf_counter() - start_clock
+    return result
+
+
+def _audit_breach(ctx: RunContext, result: MonitorResult, section: MonitoringSection) -> None:
+    breach = result.breach
+    assert breach is not None  # noqa: S101
+    champion = ctx.registry.alias_version(ctx.model, registry.CHAMPION)
+    details: dict[str, Any] = {
+        "table": result.table,
+        "window_start": breach.start.isoformat(),
+        "window_end": breach.end.isoformat(),
+        "drifted": list(breach.drifted),
+        "columns": breach.columns,
+        "rule": section.rule.model_dump(),
+        "on_breach": section.on_breach,
+    }
+    rule = section.rule
+    reason = (
+        f"{len(breach.drifted)} of {breach.columns} columns drifted in the window from "
+        f"{breach.start:%Y-%m-%d %H:%M} ({', '.join(breach.drifted)}); at least "
+        f"{rule.windows} of the last {rule.of} windows violated (>= {rule.drift_share:.0%} "
+        f"of columns drifted): {section.on_breach}"
+    )
+    ctx.audit(ctx.model, champion, "drift_breach", reason=reason, details=details)
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """What a breach's ``retrain`` did: ``started`` (a deployment run), ``ran`` (here, with
+    its status and version), or ``skipped``, and why."""
+
+    what: str
+    detail: str
+    status: str | None = None
+    version: int | None = None
+
+
+def retrain(ctx: RunContext, trained_now: int | None) -> Retrain:
+    """Retrain after a breach, forced (unchanged inputs do not short-circuit it): through the
+    environment's ``pipeline`` deployment when one exists, else here, in this process. A
+    retrain already running (a lock beside the lake, or an active run of the deployment)
+    means no second one; a pipeline that trained in this very run needs none."""
+    if trained_now is not None:
+        return Retrain("skipped", f"this run trained v{trained_now} already")
+    deployed = _trigger_deployment(ctx)
+    if deployed is not None:
+        return deployed
+    with _retrain_lock(ctx.catalog.lake) as held:
+        if not held:
+            return Retrain("skipped", "a retrain started by an earlier breach is still running")
+        from dataclasses import replace
+
+        from lakestacks.flows.pipeline import pipeline
+
+        result = pipeline(replace(ctx, force=True))
+    version = getattr(result.results.get("training"), "version", None)
+    return Retrain(
+        "ran", f"the pipeline ran here: {result.status.value}", result.status.value, version
+    )
+
+
+def _trigger_deployment(ctx: RunContext) -> Retrain | None:
+    """Start the ``pipeline`` deployment, forced, when the environment has a Prefect API and
+    the deployment exists there; None otherwise (retrain here)."""
+    if not ctx.resolved.runtime.prefect_api_url:
+        return None
+    from lakestacks.flows import deployments
+
+    try:
+        active = deployments.active_runs(ctx.resolved, "pipeline")
+    except UserError:
+        return None  # not deployed for this environment
+    if active:
+        return Retrain("skipped", f"the pipeline deployment is already running ({active[0]})")
+    started = deployments.trigger(ctx.resolved, "pipeline", parameters={"force": True})
+    return Retrain("started", f"started {started.deployment} (flow run {started.flow_run_name})")
+
+
+@contextlib.contextmanager
+def _retrain_lock(lake: str) -> Iterator[bool]:
+    """Whether this process holds the lake's retrain lock (a local lake; elsewhere, True)."""
+    if "://" in lake or os.name != "posix":
+        yield True
+        return
+    import fcntl
+
+    folder = Path(lake) / "_monitoring"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".retrain.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

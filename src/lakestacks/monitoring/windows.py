@@ -1,0 +1,278 @@
+"""Profile and drift of a table's time windows against a baseline, and the breach rule.
+
+:func:`compute` takes the rows of complete windows (the caller reads only what is new) and
+returns one profile row and one drift row per window, slice and column: the slice is
+``*`` for a table of one model version and ``model_version=N`` per version otherwise, so a
+rollout never mixes two models' traffic. :func:`breaches` applies the rule to the windows'
+verdicts in time order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakestacks.monitoring import stats
+from lakestacks.monitoring.reference import ColumnSummary, summarise
+
+__all__ = [
+    "DRIFT_SCHEMA",
+    "PROFILE_SCHEMA",
+    "Verdict",
+    "WindowResult",
+    "breaches",
+    "compute",
+    "window_starts",
+]
+
+ALL = "*"
+VERSION = "model_version"
+
+PROFILE_SCHEMA = pa.schema(
+    [
+        ("window_start", pa.timestamp("us", tz="UTC")),
+        ("window_end", pa.timestamp("us", tz="UTC")),
+        ("slice", pa.string()),
+        ("column", pa.string()),
+        ("kind", pa.string()),
+        ("count", pa.int64()),
+        ("nulls", pa.int64()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("min", pa.float64()),
+        ("p25", pa.float64()),
+        ("p50", pa.float64()),
+        ("p75", pa.float64()),
+        ("max", pa.float64()),
+        ("top_values", pa.string()),  # JSON: the 10 most frequent values and their counts
+        ("source_version", pa.int64()),
+        ("computed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("window_start", pa.timestamp("us", tz="UTC")),
+        ("window_end", pa.timestamp("us", tz="UTC")),
+        ("slice", pa.string()),
+        ("column", pa.string()),
+        ("against", pa.string()),  # baseline
+        ("method", pa.string()),
+        ("statistic", pa.float64()),
+        ("p_value", pa.float64()),
+        ("threshold", pa.float64()),
+        ("drifted", pa.bool_()),
+        ("rows", pa.int64()),
+        ("baseline_rows", pa.int64()),
+        ("source_version", pa.int64()),
+        ("computed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A window's verdict: which columns drifted in its worst slice, and whether it violates."""
+
+    start: datetime
+    end: datetime
+    rows: int
+    drifted: tuple[str, ...]
+    columns: int
+    violates: bool
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What :func:`compute` found: rows for the two tables and a verdict per window."""
+
+    profile: pa.Table
+    drift: pa.Table
+    verdicts: list[Verdict]
+
+
+def window_starts(times: pa.ChunkedArray | pa.Array, seconds: int) -> pa.Array:
+    """Each timestamp's window start (UTC, windows aligned on the epoch)."""
+    micros = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+    step = seconds * 1_000_000
+    floored = pc.multiply(pc.divide(micros, step), step)  # integer division
+    return pc.cast(floored, pa.timestamp("us", tz="UTC"))
+
+
+def compute(
+    rows: pa.Table,
+    *,
+    timestamp: str,
+    seconds: int,
+    columns: Sequence[str],
+    baseline: Mapping[str, ColumnSummary],
+    method: str = "auto",
+    threshold: float | None = None,
+    drift_share: float = 0.5,
+    source_version: int = 0,
+) -> WindowResult:
+    """Profile and drift per window, slice and column of ``rows`` (complete windows only)."""
+    now = datetime.now(UTC)
+    starts = window_starts(rows[timestamp], seconds)
+    rows = rows.append_column("__window", starts)
+    profile: list[dict[str, Any]] = []
+    drift: list[dict[str, Any]] = []
+    verdicts = []
+    for start in sorted(set(pc.unique(starts).to_pylist())):
+        window = rows.filter(pc.equal(rows["__window"], pa.scalar(start, starts.type)))
+        end = start + timedelta(seconds=seconds)
+        worst: tuple[str, ...] = ()
+        for name, part in _slices(window):
+            drifted = []
+            for column in columns:
+                current = summarise(column, part[column])
+                profile.append(_profile_row(start, end, name, current, source_version, now))
+                found = _drift(baseline[column], current, method, threshold)
+                if found is None:
+                    continue
+                drift.append(
+                    {
+                        "window_start": start,
+                        "window_end": end,
+                        "slice": name,
+                        "column": column,
+                        "against": "baseline",
+                        "method": found.method,
+                        "statistic": found.statistic,
+                        "p_value": found.p_value,
+                        "threshold": found.threshold,
+                        "drifted": found.drifted,
+                        "rows": current.rows,
+                        "baseline_rows": baseline[column].rows,
+                        "source_version": source_version,
+                        "computed_at": now,
+                    }
+                )
+                if found.drifted:
+                    drifted.append(column)
+            if len(drifted) > len(worst):
+                worst = tuple(drifted)
+        share = len(worst) / len(columns) if columns else 0.0
+        verdicts.append(
+            Verdict(start, end, window.num_rows, worst, len(columns), share >= drift_share)
+        )
+    return WindowResult(
+        pa.Table.from_pylist(profile, PROFILE_SCHEMA),
+        pa.Table.from_pylist(drift, DRIFT_SCHEMA),
+        verdicts,
+    )
+
+
+def _slices(window: pa.Table) -> list[tuple[str, pa.Table]]:
+    if VERSION not in window.column_names:
+        return [(ALL, window)]
+    versions = list(pc.unique(window[VERSION]).to_pylist())
+    if len(versions) <= 1:
+        return [(ALL, window)]
+    return [
+        (
+            f"{VERSION}={v}",
+            window.filter(
+                pc.is_null(window[VERSION]) if v is None else pc.equal(window[VERSION], v)
+            ),
+        )
+        for v in sorted(versions, key=lambda v: (v is None, v))
+    ]
+
+
+def _profile_row(
+    start: datetime,
+    end: datetime,
+    name: str,
+    current: ColumnSummary,
+    source_version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    import json
+
+    row: dict[str, Any] = {
+        "window_start": start,
+        "window_end": end,
+        "slice": name,
+        "column": current.name,
+        "kind": current.kind,
+        "count": current.rows + current.nulls,
+        "nulls": current.nulls,
+        "source_version": source_version,
+        "computed_at": now,
+    }
+    values = current.values
+    if current.kind == "numeric" and values.size:
+        q = np.quantile(values, [0.25, 0.5, 0.75])
+        row |= {
+            "mean": float(values.mean()),
+            "std": float(values.std()),
+            "min": float(values[0]),
+            "p25": float(q[0]),
+            "p50": float(q[1]),
+            "p75": float(q[2]),
+            "max": float(values[-1]),
+        }
+    elif current.kind == "categorical":
+        top = sorted(current.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        row["top_values"] = json.dumps(dict(top))
+    return row
+
+
+def _drift(
+    reference: ColumnSummary, current: ColumnSummary, method: str, threshold: float | None
+) -> stats.Drift | None:
+    """The column's drift, or None when either side has no values to compare."""
+    if reference.rows == 0 or current.rows == 0:
+        return None
+    chosen: stats.Method = (
+        stats.choose_method(reference.kind, reference.rows, reference.distinct)
+        if method == "auto"
+        else method  # type: ignore[assignment]
+    )
+    limit = threshold if threshold is not None else stats.DEFAULT_THRESHOLDS[chosen]
+    if reference.kind == "categorical" or chosen in ("chi2", "z", "js"):
+        ref_counts = reference.counts or _as_counts(reference)
+        cur_counts = current.counts or _as_counts(current)
+        if chosen == "psi":
+            keys = sorted(set(ref_counts) | set(cur_counts))
+            return stats.psi_counts(
+                np.array([ref_counts.get(k, 0) for k in keys]),
+                np.array([cur_counts.get(k, 0) for k in keys]),
+                limit,
+            )
+        if chosen in ("ks", "wasserstein"):
+            chosen = "js"  # a distance on numbers makes no sense for categories
+            limit = threshold if threshold is not None else stats.DEFAULT_THRESHOLDS["js"]
+        test = {"chi2": stats.chi2, "z": stats.z, "js": stats.js}[chosen]
+        return test(ref_counts, cur_counts, limit)
+    if chosen == "ks":
+        return stats.ks(reference.values, current.values, limit, reference.rows)
+    if chosen == "wasserstein":
+        return stats.wasserstein(reference.values, current.values, limit)
+    return stats.psi(reference.values, current.values, limit)
+
+
+def _as_counts(summary: ColumnSummary) -> dict[str, int]:
+    values, counts = np.unique(summary.values, return_counts=True)
+    return {repr(float(v)): int(c) for v, c in zip(values, counts, strict=True)}
+
+
+def breaches(verdicts: Sequence[Verdict], windows: int, of: int, seconds: int) -> list[Verdict]:
+    """The windows at which the rule breaches: the window violates, and at least ``windows``
+    of the last ``of`` windows of time (this one included) violate. A window without rows
+    has no verdict, so it counts as not violating: no data is never a breach."""
+    span = timedelta(seconds=seconds * (of - 1))
+    ordered = sorted(verdicts, key=lambda v: v.start)
+    return [
+        verdict
+        for verdict in ordered
+        if verdict.violates
+        and sum(v.violates for v in ordered if verdict.start - span <= v.start <= verdict.start)
+        >= windows
+    ]

@@ -1,0 +1,111 @@
+"""Windows, slices and the breach rule on synthetic traffic whose truth is known."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from lakestacks.monitoring.reference import summarise
+from lakestacks.monitoring.windows import breaches, compute
+
+HOUR = 3600
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _draw(rng: np.random.Generator, n: int, shift: float = 0.0) -> dict[str, object]:
+    return {
+        "tenure": rng.gamma(2.0, 12.0, n) * (1 + shift),
+        "charges": rng.normal(70 + 30 * shift, 20, n),
+        "contract": rng.choice(["month", "year", "two-year"], n, p=[0.5, 0.3, 0.2]),
+        "support": rng.poisson(1.5 + 3 * shift, n),
+    }
+
+
+COLUMNS = ["tenure", "charges", "contract", "support"]
+
+
+def _baseline(rng: np.random.Generator, n: int = 20_000) -> dict[str, object]:
+    table = pa.table(_draw(rng, n))
+    return {c: summarise(c, table[c]) for c in COLUMNS}
+
+
+def _traffic(rng: np.random.Generator, windows: int, rows: int, shift_from: int | None) -> pa.Table:
+    parts = []
+    for w in range(windows):
+        shift = 0.5 if shift_from is not None and w >= shift_from else 0.0
+        data = _draw(rng, rows, shift)
+        offsets = rng.uniform(0, HOUR, rows)
+        data["timestamp"] = pa.array(
+            [START + timedelta(hours=w, seconds=float(s)) for s in offsets],
+            pa.timestamp("us", tz="UTC"),
+        )
+        parts.append(pa.table(data))
+    return pa.concat_tables(parts)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_thirty_windows_without_drift_give_no_breach(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    found = compute(
+        _traffic(rng, 30, 2_000, None), timestamp="timestamp", seconds=HOUR,
+        columns=COLUMNS, baseline=_baseline(rng),
+    )  # fmt: skip
+    assert len(found.verdicts) == 30
+    assert breaches(found.verdicts, 3, 5, HOUR) == []
+    assert found.drift.num_rows == 30 * len(COLUMNS)
+    assert set(found.drift["method"].to_pylist()) == {"wasserstein", "js"}  # a large baseline
+
+
+def test_a_shift_at_window_20_breaches_at_the_rules_third_window() -> None:
+    rng = np.random.default_rng(4)
+    found = compute(
+        _traffic(rng, 30, 2_000, shift_from=20), timestamp="timestamp", seconds=HOUR,
+        columns=COLUMNS, baseline=_baseline(rng),
+    )  # fmt: skip
+    violating = [i for i, v in enumerate(found.verdicts) if v.violates]
+    assert violating == list(range(20, 30))
+    first = breaches(found.verdicts, 3, 5, HOUR)[0]
+    assert first.start == START + timedelta(hours=22)  # windows 20 to 20 + k - 1
+    assert set(first.drifted) >= {"tenure", "charges"}
+
+
+def test_a_gap_without_traffic_is_no_data_not_a_breach() -> None:
+    rng = np.random.default_rng(5)
+    traffic = _traffic(rng, 6, 1_000, shift_from=0)
+    hours = [t.hour for t in traffic["timestamp"].to_pylist()]
+    keep = pa.array([h in (0, 4) for h in hours])  # two drifting windows, three empty between
+    found = compute(
+        traffic.filter(keep), timestamp="timestamp", seconds=HOUR, columns=COLUMNS,
+        baseline=_baseline(rng),
+    )  # fmt: skip
+    assert [v.violates for v in found.verdicts] == [True, True]
+    assert breaches(found.verdicts, 2, 3, HOUR) == []  # 4 h apart: not 2 of the last 3 windows
+    assert len(breaches(found.verdicts, 2, 5, HOUR)) == 1
+
+
+def test_several_model_versions_are_profiled_apart() -> None:
+    rng = np.random.default_rng(6)
+    traffic = _traffic(rng, 2, 1_000, None)
+    versions = pa.array(np.where(rng.random(traffic.num_rows) < 0.5, 1, 2), pa.int64())
+    found = compute(
+        traffic.append_column("model_version", versions), timestamp="timestamp", seconds=HOUR,
+        columns=COLUMNS, baseline=_baseline(rng),
+    )  # fmt: skip
+    assert set(found.profile["slice"].to_pylist()) == {"model_version=1", "model_version=2"}
+    counts = found.profile.filter(pa.compute.equal(found.profile["column"], "tenure"))["count"]
+    assert sum(counts.to_pylist()) == traffic.num_rows
+
+
+def test_a_small_baseline_gets_the_tests_and_p_values() -> None:
+    rng = np.random.default_rng(8)
+    found = compute(
+        _traffic(rng, 1, 500, None), timestamp="timestamp", seconds=HOUR, columns=COLUMNS,
+        baseline=_baseline(rng, n=800),
+    )  # fmt: skip
+    drift = found.drift
+    methods = dict(zip(drift["column"].to_pylist(), drift["method"].to_pylist(), strict=True))
+    assert methods == {"tenure": "ks", "charges": "ks", "contract": "chi2", "support": "ks"}
+    assert all(p is not None for p in found.drift["p_value"].to_pylist())
