@@ -408,6 +408,20 @@ def run(
     )
 
 
+@_keyword_only_after_first("env")
+def monitoring_report(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV) -> Path:
+    """Write the monitoring page from the metric tables; its path (``stacks monitor
+    --report``).
+
+    Example:
+        >>> api.monitoring_report("stacks/quickstart.yaml")  # doctest: +SKIP
+        PosixPath('stacks/.lake/_reports/monitoring-inference_log.html')
+    """
+    from lakestacks.flows.monitoring import write_report
+
+    return write_report(_context(path, env, notify=False))
+
+
 def _context(
     path: str | Path | ResolvedStack, env: str, *, notify: bool = True, **options: Any
 ) -> RunContext:

@@ -5,10 +5,14 @@ the forced retrain it triggers, judged against the champion."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -57,8 +61,7 @@ def _windows(project: Project, hours: range, shift: bool, seed: int) -> pa.Table
     return pa.concat_tables(parts)
 
 
-@pytest.fixture
-def monitored(project: Project) -> Project:
+def _stack(project: Project) -> None:
     project.set("deployment.serving", {"inference_table": "inference_log"})
     project.set(
         "monitoring",
@@ -71,11 +74,34 @@ def monitored(project: Project) -> Project:
             "on_breach": "retrain",
         },
     )
+
+
+@dataclass
+class Scenario:
+    project: Project
+    quiet: dict[str, Any]  # stacks monitor --json after 6 windows like the baseline
+    shifted: dict[str, Any]  # after 4 more, shifted
+    again: dict[str, Any]  # a rerun with nothing new
+
+    @property
+    def lake(self) -> Path:
+        return self.project.lake
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    project = Project(tmp_path_factory.mktemp("monitoring"))
+    _stack(project)
     assert project.run().status == "promoted"
-    return project
+    log = str(project.lake / "main/churn/inference_log")
+    write_table(log, _windows(project, range(0, 6), shift=False, seed=1), mode="append")
+    quiet = _monitor(project)
+    write_table(log, _windows(project, range(6, 10), shift=True, seed=2), mode="append")
+    shifted = _monitor(project)
+    return Scenario(project, quiet, shifted, _monitor(project))
 
 
-def _monitor(project: Project, *args: str) -> dict[str, object]:
+def _monitor(project: Project, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [STACKS, "monitor", "--stack", str(project.path), "--runner", "direct", "--json", *args],
         capture_output=True, text=True, timeout=300, check=False,
@@ -84,43 +110,111 @@ def _monitor(project: Project, *args: str) -> dict[str, object]:
     return dict(json.loads(done.stdout))
 
 
-def test_drift_breaches_after_k_windows_and_retrains_against_the_champion(
-    monitored: Project,
-) -> None:
-    log = str(monitored.lake / "main/churn/inference_log")
-    write_table(log, _windows(monitored, range(0, 6), shift=False, seed=1), mode="append")
-    quiet = _monitor(monitored)
-    assert table_exists(str(monitored.lake / "main/churn/inference_log_profile_metrics"))
-    drift = read_table(str(monitored.lake / "main/churn/inference_log_drift_metrics"))
-    assert drift.num_rows == 6 * len(FEATURES)
-    assert not any(drift["drifted"].to_pylist())  # the baseline's own distribution
-    assert "drift breach" not in json.dumps(quiet)
-    assert [e["event"] for e in audit_events(monitored_catalog(monitored), MODEL)].count(
-        "drift_breach"
-    ) == 0
+def _events(project: Project) -> list[dict[str, Any]]:
+    return audit_events(api.load_stack(project.path).catalog, MODEL)
 
-    # Shifted traffic from hour 6 on: windows 6, 7 violate; the third (8) breaches (3 of 5).
-    write_table(log, _windows(monitored, range(6, 10), shift=True, seed=2), mode="append")
-    _monitor(monitored)
-    drift = read_table(str(monitored.lake / "main/churn/inference_log_drift_metrics"))
+
+def test_drift_breaches_after_k_windows_and_retrains_against_the_champion(
+    scenario: Scenario,
+) -> None:
+    lake = scenario.lake
+    assert table_exists(str(lake / "main/churn/inference_log_profile_metrics"))
+    drift = read_table(str(lake / "main/churn/inference_log_drift_metrics"))
     assert drift.num_rows == 10 * len(FEATURES)  # the first six windows were not redone
-    events = audit_events(monitored_catalog(monitored), MODEL)
+    first_six = drift.filter(pc.less(drift["window_start"], pa.scalar(START + timedelta(hours=6))))
+    assert not any(first_six["drifted"].to_pylist())  # the baseline's own distribution
+    assert "drift breach" not in json.dumps(scenario.quiet)
+    events = _events(scenario.project)
     breaches = [e for e in events if e["event"] == "drift_breach"]
     assert len(breaches) == 1
     details = json.loads(breaches[0]["details"])
+    # Shifted from hour 6: windows 6 and 7 violate, the third (8) breaches the 3-of-5 rule.
     assert details["window_start"] == (START + timedelta(hours=8)).isoformat()
     assert {"tenure", "monthly_charges"} <= set(details["drifted"])
     # The breach retrained, forced (same data, stack and code), and judged v2 against v1.
-    after = [e["event"] for e in events[events.index(breaches[0]) :]]
-    assert "registered" in after
-    assert any(e["event"] == "registered" and e["version"] == 2 for e in events)
-
+    after = events[events.index(breaches[0]) :]
+    assert any(e["event"] == "registered" and e["version"] == 2 for e in after)
+    assert '"retrain": {"what": "ran"' in json.dumps(scenario.shifted)
     # A rerun finds nothing new and breaches no more.
-    again = _monitor(monitored)
-    assert "no new complete window" in json.dumps(again)
-    events = audit_events(monitored_catalog(monitored), MODEL)
-    assert [e["event"] for e in events].count("drift_breach") == 1
+    assert "no new complete window" in json.dumps(scenario.again)
+    assert [e["event"] for e in _events(scenario.project)].count("drift_breach") == 1
 
 
-def monitored_catalog(project: Project):  # type: ignore[no-untyped-def]
-    return api.load_stack(project.path).catalog
+def test_the_monitoring_page_renders_offline_in_headless_chromium(scenario: Scenario) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("STACKS_REQUIRE_SERVICES") == "1":
+            pytest.fail("chromium is required (STACKS_REQUIRE_SERVICES=1) but not installed")
+        pytest.skip("needs headless Chromium (apt-get install -y chromium)")
+    page_path = Path(_monitor(scenario.project, "--report")["report"])
+    assert page_path.parent == scenario.lake / "_reports"
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_path.as_uri())
+        sections = page.eval_on_selector_all("section", "nodes => nodes.map(n => n.id)")
+        lines = page.eval_on_selector_all(
+            "polyline.series", "nodes => nodes.filter(n => n.getAttribute('points')).length"
+        )
+        text = page.inner_text("body")
+        shot = page.screenshot(full_page=True)
+        browser.close()
+    assert errors == []
+    assert requests == [page_path.as_uri()]  # nothing but the file itself
+    assert sections == ["drift", "distributions", "latest", "quality", "breaches"]
+    assert lines >= 2 * len(FEATURES)  # a drift chart and a distribution chart per column
+    assert "10 windows" in text and "monthly_charges" in text and "drifted" in text
+    gray = Image.open(BytesIO(shot)).convert("L")
+    dark = sum(gray.histogram()[:200])
+    assert dark > 20_000  # charts and text drawn, not a blank page
+
+
+def test_a_missing_baseline_is_one_clear_error(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    _stack(project)  # its baseline, customers, is declared but no data prep wrote it yet
+    done = subprocess.run(
+        [STACKS, "monitor", "--stack", str(project.path), "--runner", "direct"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: monitoring.baseline main.churn.customers does not exist")
+
+
+def test_a_run_that_dies_between_the_tables_is_written_once_by_the_next(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Profile rows written, then the process dies before the drift rows: the rerun
+    recomputes the window and merges, so no row is there twice."""
+    from lakestacks.flows import monitoring
+
+    project = scenario.project
+    log = str(project.lake / "main/churn/inference_log")
+    write_table(log, _windows(project, range(10, 11), shift=False, seed=3), mode="append")
+    real = monitoring.write_table
+
+    def dies_before_drift(path: str, data: pa.Table, **kwargs: Any) -> int:
+        if path.endswith("_drift_metrics"):
+            raise KeyboardInterrupt  # the process is gone
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(monitoring, "write_table", dies_before_drift)
+    with pytest.raises(KeyboardInterrupt):
+        api.run(project.path, flow="monitoring", runner="direct")
+    monkeypatch.setattr(monitoring, "write_table", real)
+    api.run(project.path, flow="monitoring", runner="direct")
+    lake = project.lake / "main/churn"
+    for kind, per_window in (("profile", len(FEATURES)), ("drift", len(FEATURES))):
+        rows = read_table(str(lake / f"inference_log_{kind}_metrics"))
+        keys = list(zip(rows["window_start"].to_pylist(), rows["column"].to_pylist(), strict=True))
+        assert len(keys) == len(set(keys)) == 11 * per_window, kind

@@ -128,3 +128,18 @@ def test_a_prep_function_param_it_does_not_take(tmp_path: Path) -> None:
     assert code == 2, out
     assert "data.prep[0].params.scal:" in out
     assert "did you mean 'scale'?" in out
+
+
+def test_monitoring_columns_and_timestamp_are_checked_against_the_tables(tmp_path: Path) -> None:
+    """Issue 17: a watched column that is not in the table is a `validate --deep` error."""
+    stack = _project(tmp_path, params="{hidden: 16}")
+    with stack.open("a", encoding="utf-8") as f:
+        f.write(
+            "monitoring:\n  table: raw\n  baseline: raw\n  timestamp: id\n  columns: [age, incme]\n"
+        )
+    assert _validate(stack)[0] == 0  # only the table knows its columns
+    code, out = _validate(stack, "--deep")
+    assert code == 2, out
+    assert "1 problem in the stack" in out
+    assert "monitoring.columns[1]: main.deep.raw has no column 'incme'" in out
+    assert "did you mean 'income'" in out

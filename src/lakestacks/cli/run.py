@@ -170,6 +170,7 @@ def _table(block: SummaryTable) -> Table:
     return table
 
 
+@handles_errors
 def monitor(
     stack: StackOption = Path("stack.yaml"),
     env: EnvOption = "dev",
@@ -184,11 +185,26 @@ def monitor(
     runner: Annotated[
         str, typer.Option("--runner", envvar="STACKS_RUNNER", help="auto, prefect or direct.")
     ] = "auto",
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Write the monitoring page (one offline HTML file under the lake's _reports/) "
+            "from the metric tables, and print its path; computes nothing.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Watch the inference table: profile and drift of each new window, and the breach rule."""
     from lakestacks import api
 
+    if report:
+        page = api.monitoring_report(stack, env=env)
+        if as_json:
+            emit_json({"report": str(page)})
+        else:
+            typer.echo(str(page))
+        return
     lines = StageLines(sys.stderr if as_json else sys.stdout)
     start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     outcome = api.run(stack, flow="monitoring", env=env, runner=runner, hooks=[lines], since=start)

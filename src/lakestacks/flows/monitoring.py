@@ -31,10 +31,17 @@ from lakestacks.errors import UserError
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.training import training_table
 from lakestacks.monitoring.reference import ColumnSummary, column_kind, summarise
-from lakestacks.monitoring.windows import Verdict, breaches, compute, window_starts
+from lakestacks.monitoring.windows import (
+    DRIFT_SCHEMA,
+    PROFILE_SCHEMA,
+    Verdict,
+    breaches,
+    compute,
+    window_starts,
+)
 from lakestacks.spec.monitoring import MonitoringSection, granularity_seconds
 
-__all__ = ["BASELINES_TABLE", "MonitorResult", "Retrain", "monitor", "retrain"]
+__all__ = ["BASELINES_TABLE", "MonitorResult", "Retrain", "monitor", "retrain", "write_report"]
 
 BASELINES_TABLE = "_monitor_baselines"
 # Columns of an inference table that describe the request, not the model's inputs.
@@ -411,3 +418,40 @@ def _retrain_lock(lake: str) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_report(ctx: RunContext) -> Path:
+    """Draw the monitoring page from the metric tables into ``<lake>/_reports/`` and return
+    its path (``stacks monitor --report``).
+
+    Raises:
+        UserError: the lake is not a local folder (the page is a local file).
+    """
+    from lakestacks.flows._records import audit_events
+    from lakestacks.monitoring.report import render
+
+    section = _section(ctx)
+    cat = ctx.catalog
+    if "://" in cat.lake:
+        raise UserError(f"the monitoring page is written to a local lake; {cat.lake} is not one")
+    short = cat.short(section.table)
+    tables = {}
+    for kind, schema in (("profile", PROFILE_SCHEMA), ("drift", DRIFT_SCHEMA)):
+        path = cat.table_path(f"{short}_{kind}_metrics")
+        tables[kind] = read_table(path) if table_exists(path) else schema.empty_table()
+    breaches = [e for e in audit_events(cat, ctx.model) if e["event"] == "drift_breach"]
+    base = cat.qualify(section.baseline) if section.baseline else "the champion's train split"
+    page = render(
+        table=cat.qualify(section.table),
+        baseline=base,
+        profile=tables["profile"],
+        drift=tables["drift"],
+        breaches=breaches,
+    )
+    folder = Path(cat.lake) / "_reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"monitoring-{short}.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # a reader never sees half a page
+    return out

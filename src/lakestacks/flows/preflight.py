@@ -260,6 +260,19 @@ def _check_columns(resolved: ResolvedStack, out: DeepCheck) -> None:
             uses = wanted.setdefault(trained, [])
             uses.append((("training", "target"), section.target))
             uses += [(("training", "features", i), c) for i, c in enumerate(section.features or [])]
+    monitoring = spec.monitoring
+    if monitoring is not None:
+        # monitoring.columns, or the older drift.columns; the timestamp in the watched table.
+        where: Loc = (
+            ("monitoring", "columns") if monitoring.columns else ("monitoring", "drift", "columns")
+        )
+        watched = monitoring.columns or monitoring.drift.columns or []
+        tables = [monitoring.table] + ([monitoring.baseline] if monitoring.baseline else [])
+        for watched_table in dict.fromkeys(tables):
+            uses = wanted.setdefault(watched_table, [])
+            if watched_table == monitoring.table:
+                uses.append((("monitoring", "timestamp"), monitoring.timestamp))
+            uses += [((*where, i), column) for i, column in enumerate(watched)]
     for table, uses in wanted.items():
         name = resolved.catalog.qualify(table)
         columns = _columns_of(table, resolved)
