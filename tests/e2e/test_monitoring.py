@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pytest
 
 from lakestacks import api
+from lakestacks.data.split import SPLIT_COLUMN
 from lakestacks.data.tables import read_table, table_exists, write_table
 from lakestacks.flows._records import audit_events
 from tests.e2e.conftest import Project
@@ -218,3 +219,71 @@ def test_a_run_that_dies_between_the_tables_is_written_once_by_the_next(
         rows = read_table(str(lake / f"inference_log_{kind}_metrics"))
         keys = list(zip(rows["window_start"].to_pylist(), rows["column"].to_pylist(), strict=True))
         assert len(keys) == len(set(keys)) == 11 * per_window, kind
+
+
+def test_served_traffic_that_shifts_breaches_and_retrains(tmp_path: Path) -> None:
+    """The whole loop on real parts: `stacks serve` logs real requests, whose windows are
+    2 s of the server's clock; normal traffic, then shifted traffic; `stacks monitor` finds
+    the breach after the rule's windows, retrains, and `stacks lineage` shows it."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    project = Project(tmp_path)
+    _stack(project)
+    project.set("monitoring.granularity", "2s")
+    project.set("monitoring.rule", {"windows": 2, "of": 3})
+    project.set("deployment.serving.log", {"flush_seconds": 0.5})
+    assert project.run().status == "promoted"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [STACKS, "serve", "--stack", str(project.path), "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    customers = read_table(str(project.lake / "main/churn/customers")).to_pylist()
+    columns = [c for c in customers[0] if c not in ("customer_id", "churned", SPLIT_COLUMN)]
+    rng = np.random.default_rng(9)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if http.get("/ping").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            phases = {}
+            for phase, shift in (("normal", False), ("shifted", True)):
+                phases[phase] = datetime.now(UTC)
+                end = time.monotonic() + 6.5  # three 2 s windows and a bit
+                while time.monotonic() < end:
+                    rows = []
+                    for i in rng.integers(0, len(customers), 40):
+                        row = {c: customers[int(i)][c] for c in columns}
+                        if shift and row["tenure"] is not None:
+                            row["tenure"] = row["tenure"] * 2 + 12
+                            row["monthly_charges"] = (row["monthly_charges"] or 60.0) + 40.0
+                        rows.append(row)
+                    got = http.post("/invocations", json={"dataframe_records": rows})
+                    assert got.status_code in (200, 400), got.text  # 400: a null it refuses
+                    time.sleep(0.05)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    time.sleep(2.1)  # the last window is complete
+    _monitor(project)
+    events = _events(project)
+    breaches = [e for e in events if e["event"] == "drift_breach"]
+    assert len(breaches) == 1, [e["event"] for e in events]
+    window = datetime.fromisoformat(json.loads(breaches[0]["details"])["window_start"])
+    assert window >= phases["shifted"] - timedelta(seconds=2)  # none before the shift
+    assert any(e["event"] == "registered" and e["version"] == 2 for e in events)
+    lineage = subprocess.run(
+        [STACKS, "lineage", f"{MODEL}/1", "--stack", str(project.path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert "drift_breach" in lineage.stdout
