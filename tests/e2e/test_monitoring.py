@@ -58,6 +58,11 @@ def _windows(project: Project, hours: range, shift: bool, seed: int) -> pa.Table
         )
         rows = rows.append_column("model_version", pa.array([1] * rows.num_rows, pa.int64()))
         rows = rows.append_column("status", pa.array([200] * rows.num_rows, pa.int32()))
+        ids = [f"h{hour}-{i}" for i in range(rows.num_rows)]
+        probability = rng.beta(2, 5, rows.num_rows)
+        rows = rows.append_column("request_id", pa.array(ids))
+        rows = rows.append_column("probability", pa.array(probability))
+        rows = rows.append_column("prediction", pa.array((probability >= 0.5).astype(np.int64)))
         parts.append(rows)
     return pa.concat_tables(parts)
 
@@ -72,6 +77,7 @@ def _stack(project: Project) -> None:
             "granularity": "1h",
             "columns": FEATURES,
             "rule": {"windows": 3, "of": 5},
+            "labels": {"table": "churn_labels", "key": "request_id"},
             "on_breach": "retrain",
         },
     )
@@ -97,6 +103,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     log = str(project.lake / "main/churn/inference_log")
     write_table(log, _windows(project, range(0, 6), shift=False, seed=1), mode="append")
     quiet = _monitor(project)
+    # Labels for the first six windows arrive after they were computed: drawn with the
+    # logged probabilities, so these are calibrated.
+    logged = read_table(log, columns=["request_id", "probability"])
+    draws = np.random.default_rng(5).random(logged.num_rows)
+    churned = (draws < logged["probability"].to_numpy()).astype(np.int64)
+    labels = pa.table({"request_id": logged["request_id"], "churned": churned})
+    write_table(str(project.lake / "main/churn/churn_labels"), labels)
     write_table(log, _windows(project, range(6, 10), shift=True, seed=2), mode="append")
     shifted = _monitor(project)
     return Scenario(project, quiet, shifted, _monitor(project))
@@ -139,6 +152,25 @@ def test_drift_breaches_after_k_windows_and_retrains_against_the_champion(
     # A rerun finds nothing new and breaches no more.
     assert "no new complete window" in json.dumps(scenario.again)
     assert [e["event"] for e in _events(scenario.project)].count("drift_breach") == 1
+
+
+def test_late_labels_fill_in_the_realised_quality_of_their_windows(scenario: Scenario) -> None:
+    quality = read_table(str(scenario.lake / "main/churn/inference_log_quality_metrics"))
+    by_kind: dict[str, set[datetime]] = {}
+    for row in quality.to_pylist():
+        by_kind.setdefault(row["kind"], set()).add(row["window_start"])
+    hours = {k: sorted((w - START) // timedelta(hours=1) for w in v) for k, v in by_kind.items()}
+    assert hours == {"estimated": list(range(10)), "realised": list(range(6))}
+    for row in quality.filter(pc.equal(quality["metric"], "accuracy")).to_pylist():
+        if row["kind"] == "realised":  # calibrated labels: the estimate is close
+            [estimate] = [
+                r["value"]
+                for r in quality.to_pylist()
+                if r["kind"] == "estimated"
+                and r["metric"] == "accuracy"
+                and r["window_start"] == row["window_start"]
+            ]
+            assert abs(estimate - row["value"]) < 0.06
 
 
 def test_the_monitoring_page_renders_offline_in_headless_chromium(scenario: Scenario) -> None:

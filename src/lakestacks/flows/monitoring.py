@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,14 +31,20 @@ from lakestacks.data.tables import read_table, table_exists, table_info, write_t
 from lakestacks.errors import UserError
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.training import training_table
+from lakestacks.monitoring.quality import realised
 from lakestacks.monitoring.reference import ColumnSummary, column_kind, summarise
 from lakestacks.monitoring.windows import (
     DRIFT_SCHEMA,
+    PROBABILITY,
     PROFILE_SCHEMA,
+    QUALITY_SCHEMA,
     Verdict,
     breaches,
     compute,
     window_starts,
+)
+from lakestacks.monitoring.windows import (
+    slices as _slices,
 )
 from lakestacks.spec.monitoring import MonitoringSection, granularity_seconds
 
@@ -66,6 +73,7 @@ class MonitorResult:
         breach: The first window at which the rule breached in this run, if any.
         action: What the breach calls for: ``retrain``, ``alert`` or ``none``; empty without one.
         note: Why nothing was computed (no table yet, no new complete window), if so.
+        labelled: Windows given realised quality by this run, from labels that arrived.
     """
 
     table: str
@@ -79,6 +87,7 @@ class MonitorResult:
     note: str | None = None
     source_version: int | None = None
     seconds: float = 0.0
+    labelled: int = 0  # windows whose realised quality this run computed (labels arrived)
 
 
 def _section(ctx: RunContext) -> MonitoringSection:
@@ -215,6 +224,78 @@ def _recent_verdicts(drift_path: str, since: datetime, drift_share: float) -> li
     return [verdicts[s] for s in sorted(verdicts)]
 
 
+_QUALITY_KEYS = ["window_start", "slice", "metric", "kind"]
+
+
+def _realised_quality(
+    ctx: RunContext, section: MonitoringSection, source: str, quality_path: str, seconds: int
+) -> int:
+    """Join the labels to every computed window's rows and write the realised quality; only
+    when the labels table changed since the last time (labels arrive late). Returns the
+    windows measured."""
+    labels = section.labels
+    if labels is None:
+        return 0
+    cat = ctx.catalog
+    path = cat.table_path(labels.table)
+    if not table_exists(path):
+        return 0
+    version = table_info(path).version
+    if table_exists(quality_path):
+        seen = read_table(quality_path, columns=["labels_version"])["labels_version"]
+        if len(seen) and pc.max(seen).as_py() == version:
+            return 0  # no new label since the last run
+    target = labels.target or (
+        ctx.resolved.stack.training.target if ctx.resolved.stack.training else None
+    )
+    if target is None:
+        raise UserError("monitoring.labels.target is not set and the stack trains no model")
+    truth = read_table(path, version=version, columns=[labels.key, target])
+    schema = read_table(source, columns=[]).schema
+    if labels.key not in schema.names:
+        raise UserError(
+            f"monitoring.labels.key: {cat.qualify(section.table)} has no column {labels.key!r}"
+        )
+    wanted = [labels.key, section.timestamp, "prediction"]
+    wanted += [c for c in ("model_version", PROBABILITY) if c in schema.names]
+    scored = read_table(source, columns=wanted)
+    joined = scored.join(
+        truth.rename_columns([labels.key, "__truth"]), labels.key, join_type="inner"
+    )
+    if joined.num_rows == 0:
+        return 0
+    now = datetime.now(UTC)
+    joined = joined.append_column("__window", window_starts(joined[section.timestamp], seconds))
+    rows = []
+    for start in sorted(set(joined["__window"].to_pylist())):
+        window = joined.filter(
+            pc.equal(joined["__window"], pa.scalar(start, joined["__window"].type))
+        )
+        for name, part in _slices(window):
+            y = np.asarray(pc.cast(part["__truth"], pa.float64()).to_numpy(zero_copy_only=False))
+            prediction = np.asarray(
+                pc.cast(part["prediction"], pa.float64()).to_numpy(zero_copy_only=False)
+            )
+            probability = (
+                np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
+                if PROBABILITY in part.column_names
+                else None
+            )
+            for metric, value in realised(y, probability, prediction).items():
+                rows.append(
+                    {
+                        "window_start": start, "window_end": start + timedelta(seconds=seconds),
+                        "slice": name, "metric": metric, "kind": "realised", "value": value,
+                        "rows": part.num_rows, "labels_version": version,
+                        "source_version": None, "computed_at": now,
+                    }
+                )  # fmt: skip
+    write_table(
+        quality_path, pa.Table.from_pylist(rows, QUALITY_SCHEMA), mode="merge", keys=_QUALITY_KEYS
+    )
+    return len({r["window_start"] for r in rows})
+
+
 def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     """Compute the new complete windows of ``monitoring.table`` and apply the breach rule.
 
@@ -274,14 +355,16 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     if lower is not None:
         condition = condition & (ts >= pa.scalar(lower, pa.timestamp("us", tz="UTC")))
     wanted = [*result.columns, section.timestamp]
-    wanted += [c for c in ("model_version", "status") if c in source_schema.names]
+    wanted += [c for c in ("model_version", "status", PROBABILITY) if c in source_schema.names]
     rows = read_table(
         source, version=info.version, columns=list(dict.fromkeys(wanted)), filter=condition
     )
     if "status" in rows.column_names:  # failed requests have no inputs to profile
         rows = rows.filter(pc.equal(rows["status"], 200))
+    quality_path = cat.table_path(f"{cat.short(section.table)}_quality_metrics")
     if rows.num_rows == 0:
         result.note = "no new complete window since the last run"
+        result.labelled = _realised_quality(ctx, section, source, quality_path, seconds)
         result.seconds = time.perf_counter() - start_clock
         return result
     computed = compute(
@@ -298,6 +381,9 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     write_table(
         profile_path, computed.profile, mode="merge", keys=["window_start", "slice", "column"]
     )
+    if computed.quality.num_rows:
+        write_table(quality_path, computed.quality, mode="merge", keys=_QUALITY_KEYS)
+    # The drift table last: its newest window is the watermark.
     write_table(
         drift_path,
         computed.drift,
@@ -305,6 +391,7 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         keys=["window_start", "slice", "column", "against"],
     )
     result.windows = computed.verdicts
+    result.labelled = _realised_quality(ctx, section, source, quality_path, seconds)
     first = computed.verdicts[0].start
     history = _recent_verdicts(
         drift_path, first - timedelta(seconds=seconds * section.rule.of), section.rule.drift_share
@@ -436,7 +523,11 @@ def write_report(ctx: RunContext) -> Path:
         raise UserError(f"the monitoring page is written to a local lake; {cat.lake} is not one")
     short = cat.short(section.table)
     tables = {}
-    for kind, schema in (("profile", PROFILE_SCHEMA), ("drift", DRIFT_SCHEMA)):
+    for kind, schema in (
+        ("profile", PROFILE_SCHEMA),
+        ("drift", DRIFT_SCHEMA),
+        ("quality", QUALITY_SCHEMA),
+    ):
         path = cat.table_path(f"{short}_{kind}_metrics")
         tables[kind] = read_table(path) if table_exists(path) else schema.empty_table()
     breaches = [e for e in audit_events(cat, ctx.model) if e["event"] == "drift_breach"]
@@ -447,6 +538,7 @@ def write_report(ctx: RunContext) -> Path:
         profile=tables["profile"],
         drift=tables["drift"],
         breaches=breaches,
+        quality=tables["quality"],
     )
     folder = Path(cat.lake) / "_reports"
     folder.mkdir(parents=True, exist_ok=True)

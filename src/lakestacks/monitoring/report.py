@@ -2,7 +2,8 @@
 
 Sections: each column's drift statistic per window against its threshold, each numeric
 column's window medians and quartiles, each categorical column's top value shares, the
-latest window's table, and the breach decisions. Everything comes from the two metric
+latest window's table, quality per window (estimated from the probabilities, and realised
+once labels join), and the breach decisions. Everything comes from the two metric
 tables and the audit rows passed in.
 """
 
@@ -160,6 +161,41 @@ def _latest_table(drift: list[dict[str, Any]]) -> str:
     return f"<p>Window from {last:%Y-%m-%d %H:%M} UTC.</p><table>{head}{body}</table>"
 
 
+def _quality(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return (
+            '<p class="note">No quality yet: it is estimated from a classifier\'s '
+            "probabilities, and realised once <code>monitoring.labels</code> joins.</p>"
+        )
+    first = min(r["window_start"] for r in rows)
+    charts = []
+    for metric in sorted({r["metric"] for r in rows}):
+        series = [
+            Series(
+                kind,
+                [
+                    (_hours(r["window_start"], first), float(r["value"]))
+                    for r in sorted(rows, key=lambda r: r["window_start"])
+                    if r["metric"] == metric and r["kind"] == kind
+                ],
+                dashed=kind == "estimated",
+            )
+            for kind in ("estimated", "realised")
+            if any(r["metric"] == metric and r["kind"] == kind for r in rows)
+        ]
+        charts.append(
+            line_chart(
+                series,
+                title=f"{metric} per window",
+                x_label="hours since the first window",
+                y_label=metric,
+                width=520,
+                height=300,
+            )
+        )
+    return f'<div class="charts">{"".join(charts)}</div>'
+
+
 def _p(value: float | None) -> str:
     return "" if value is None else format(value, ".3g")
 
@@ -186,6 +222,7 @@ def render(
     profile: pa.Table,
     drift: pa.Table,
     breaches: Sequence[dict[str, Any]],
+    quality: pa.Table,
 ) -> str:
     """The page, as one HTML document."""
     drift_rows = drift.to_pylist()
@@ -209,10 +246,7 @@ def render(
         ]
         summary = f"{windows} windows from {first:%Y-%m-%d %H:%M} UTC"
         sections.insert(0, f"<p>{escape(summary)}.</p>")
-    quality_body = (
-        '<p class="note">No labels joined: quality per window needs ground truth, which '
-        "monitoring does not read yet.</p>"
-    )
+    quality_body = _quality(quality.to_pylist())
     sections.append(_section("quality", "Model quality over time", quality_body))
     sections.append(_section("breaches", "Breach decisions", _breaches(breaches)))
     title = f"Monitoring: {table}"

@@ -18,16 +18,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakestacks.monitoring import stats
+from lakestacks.monitoring import quality, stats
 from lakestacks.monitoring.reference import ColumnSummary, summarise
 
 __all__ = [
     "DRIFT_SCHEMA",
     "PROFILE_SCHEMA",
+    "QUALITY_SCHEMA",
     "Verdict",
     "WindowResult",
     "breaches",
     "compute",
+    "slices",
     "window_starts",
 ]
 
@@ -74,6 +76,22 @@ DRIFT_SCHEMA = pa.schema(
     ]
 )
 
+QUALITY_SCHEMA = pa.schema(
+    [
+        ("window_start", pa.timestamp("us", tz="UTC")),
+        ("window_end", pa.timestamp("us", tz="UTC")),
+        ("slice", pa.string()),
+        ("metric", pa.string()),
+        ("kind", pa.string()),  # estimated (from the probabilities) or realised (labels)
+        ("value", pa.float64()),
+        ("rows", pa.int64()),  # the rows it was measured on (labelled rows, when realised)
+        ("labels_version", pa.int64()),
+        ("source_version", pa.int64()),
+        ("computed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+PROBABILITY = "probability"
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -94,6 +112,7 @@ class WindowResult:
     profile: pa.Table
     drift: pa.Table
     verdicts: list[Verdict]
+    quality: pa.Table
 
 
 def window_starts(times: pa.ChunkedArray | pa.Array, seconds: int) -> pa.Array:
@@ -122,12 +141,24 @@ def compute(
     rows = rows.append_column("__window", starts)
     profile: list[dict[str, Any]] = []
     drift: list[dict[str, Any]] = []
+    estimates: list[dict[str, Any]] = []
     verdicts = []
     for start in sorted(set(pc.unique(starts).to_pylist())):
         window = rows.filter(pc.equal(rows["__window"], pa.scalar(start, starts.type)))
         end = start + timedelta(seconds=seconds)
         worst: tuple[str, ...] = ()
-        for name, part in _slices(window):
+        for name, part in slices(window):
+            if PROBABILITY in part.column_names:
+                p = np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
+                for metric, value in quality.estimated(p[np.isfinite(p)]).items():
+                    estimates.append(
+                        {
+                            "window_start": start, "window_end": end, "slice": name,
+                            "metric": metric, "kind": "estimated", "value": value,
+                            "rows": int(np.isfinite(p).sum()), "source_version": source_version,
+                            "computed_at": now,
+                        }
+                    )  # fmt: skip
             drifted = []
             for column in columns:
                 current = summarise(column, part[column])
@@ -165,10 +196,12 @@ def compute(
         pa.Table.from_pylist(profile, PROFILE_SCHEMA),
         pa.Table.from_pylist(drift, DRIFT_SCHEMA),
         verdicts,
+        pa.Table.from_pylist(estimates, QUALITY_SCHEMA),
     )
 
 
-def _slices(window: pa.Table) -> list[tuple[str, pa.Table]]:
+def slices(window: pa.Table) -> list[tuple[str, pa.Table]]:
+    """``*`` for a window of one model version, else one ``model_version=N`` per version."""
     if VERSION not in window.column_names:
         return [(ALL, window)]
     versions = list(pc.unique(window[VERSION]).to_pylist())

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from lakestacks.spec._base import Column, Name, SpecModel
 
-__all__ = ["BreachRule", "DriftSpec", "MonitoringSection", "granularity_seconds"]
+__all__ = ["BreachRule", "DriftSpec", "LabelsSpec", "MonitoringSection", "granularity_seconds"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _GRANULARITY = re.compile(r"(\d+)\s*([smhd])")
@@ -66,6 +66,16 @@ class BreachRule(SpecModel):
         return of
 
 
+class LabelsSpec(SpecModel):
+    """Where ground truth arrives, to measure quality per window once it does."""
+
+    table: Name = Field(description="The table of labels, appended as they arrive.")
+    key: Column = Field(
+        "request_id", description="The column both tables share: a request id or a business key."
+    )
+    target: Column | None = Field(None, description="The label column; default: training.target.")
+
+
 class MonitoringSection(SpecModel):
     """Compare the inference table's windows with the baseline and act on a breach."""
 
@@ -82,6 +92,9 @@ class MonitoringSection(SpecModel):
     )
     drift: DriftSpec = Field(default_factory=DriftSpec, description="The drift test.")
     rule: BreachRule = Field(default_factory=BreachRule, description="When drift is a breach.")
+    labels: LabelsSpec | None = Field(
+        None, description="Ground truth joined per window: realised quality beside the estimate."
+    )
     on_breach: Literal["retrain", "alert", "none"] = Field(
         "alert", description="What a breach triggers."
     )

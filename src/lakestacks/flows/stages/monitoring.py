@@ -62,9 +62,13 @@ class Monitoring(BaseStage):
         """A line per run, a table of the windows, and the breach and its action."""
         m = result.monitor
         lines: Summary = []
+        labelled = (
+            [f"monitoring: realised quality for {m.labelled} window(s), from labels that arrived"]
+            if m.labelled
+            else []
+        )
         if m.note:
-            lines.append(f"monitoring: {m.note}")
-            return lines
+            return [f"monitoring: {m.note}", *labelled]
         table = SummaryTable(
             f"monitoring {m.table} against {m.baseline}",
             ("window", "rows", "drifted", "verdict"),
@@ -78,6 +82,7 @@ class Monitoring(BaseStage):
         lines.append(table)
         written = f"{m.profile_table}, {m.drift_table}"
         lines.append(f"monitoring: {len(m.windows)} window(s) -> {written}")
+        lines += labelled
         if m.breach is not None:
             lines.append(
                 f"monitoring: drift breach at the window from {m.breach.start:%Y-%m-%d %H:%M} "
