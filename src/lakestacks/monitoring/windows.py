@@ -143,8 +143,14 @@ def compute(
     drift: list[dict[str, Any]] = []
     estimates: list[dict[str, Any]] = []
     verdicts = []
-    for start in sorted(set(pc.unique(starts).to_pylist())):
-        window = rows.filter(pc.equal(rows["__window"], pa.scalar(start, starts.type)))
+    window_list = sorted(set(pc.unique(starts).to_pylist()))
+    for start in window_list:
+        # One window is the whole table: no copy of it.
+        window = (
+            rows
+            if len(window_list) == 1
+            else rows.filter(pc.equal(rows["__window"], pa.scalar(start, starts.type)))
+        )
         end = start + timedelta(seconds=seconds)
         worst: tuple[str, ...] = ()
         for name, part in slices(window):
@@ -243,13 +249,13 @@ def _profile_row(
     if current.kind == "numeric" and values.size:
         q = np.quantile(values, [0.25, 0.5, 0.75])
         row |= {
-            "mean": float(values.mean()),
-            "std": float(values.std()),
-            "min": float(values[0]),
+            "mean": current.mean,
+            "std": current.std,
+            "min": current.minimum,
             "p25": float(q[0]),
             "p50": float(q[1]),
             "p75": float(q[2]),
-            "max": float(values[-1]),
+            "max": current.maximum,
         }
     elif current.kind == "categorical":
         top = sorted(current.counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
