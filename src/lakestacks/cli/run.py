@@ -117,6 +117,11 @@ def run(
         force=force,
         hooks=[lines],
     )
+    _finish(outcome, as_json)
+
+
+def _finish(outcome: RunOutcome, as_json: bool) -> None:
+    """Print the outcome (its JSON document, or the summary); exit with its code."""
     if as_json:
         emit_json(outcome.to_json())
     else:
@@ -208,9 +213,4 @@ def monitor(
     lines = StageLines(sys.stderr if as_json else sys.stdout)
     start = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     outcome = api.run(stack, flow="monitoring", env=env, runner=runner, hooks=[lines], since=start)
-    if as_json:
-        emit_json(outcome.to_json())
-    else:
-        render_outcome(outcome)
-    if outcome.exit_code:
-        raise fail(outcome.message, outcome.exit_code)
+    _finish(outcome, as_json)
