@@ -109,3 +109,24 @@ def test_a_small_baseline_gets_the_tests_and_p_values() -> None:
     methods = dict(zip(drift["column"].to_pylist(), drift["method"].to_pylist(), strict=True))
     assert methods == {"tenure": "ks", "charges": "ks", "contract": "chi2", "support": "ks"}
     assert all(p is not None for p in found.drift["p_value"].to_pylist())
+
+
+def test_value_slices_are_profiled_and_tested_but_do_not_decide() -> None:
+    rng = np.random.default_rng(10)
+    traffic = _traffic(rng, 3, 1_500, shift_from=2)
+    baseline = _baseline(rng)
+    whole = compute(
+        traffic, timestamp="timestamp", seconds=HOUR, columns=COLUMNS, baseline=baseline
+    )
+    sliced = compute(
+        traffic, timestamp="timestamp", seconds=HOUR, columns=COLUMNS, baseline=baseline,
+        slice_by=["contract"],
+    )  # fmt: skip
+    assert sliced.verdicts == whole.verdicts
+    names = set(sliced.drift["slice"].to_pylist())
+    assert names == {"*", "contract=month", "contract=year", "contract=two-year"}
+    rows = sliced.profile.filter(pa.compute.equal(sliced.profile["column"], "tenure"))
+    by_slice: dict[str, int] = {}
+    for r in rows.to_pylist():
+        by_slice[r["slice"]] = by_slice.get(r["slice"], 0) + r["count"]
+    assert by_slice["*"] == traffic.num_rows == sum(v for k, v in by_slice.items() if k != "*")

@@ -356,6 +356,10 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         condition = condition & (ts >= pa.scalar(lower, pa.timestamp("us", tz="UTC")))
     wanted = [*result.columns, section.timestamp]
     wanted += [c for c in ("model_version", "status", PROBABILITY) if c in source_schema.names]
+    for column in section.slices:
+        if column not in source_schema.names:
+            raise UserError(f"monitoring.slices: {name} has no column {column!r}")
+    wanted += section.slices
     rows = read_table(
         source, version=info.version, columns=list(dict.fromkeys(wanted)), filter=condition
     )
@@ -377,6 +381,7 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         threshold=section.drift.threshold,
         drift_share=section.rule.drift_share,
         source_version=info.version,
+        slice_by=section.slices,
     )
     write_table(
         profile_path, computed.profile, mode="merge", keys=["window_start", "slice", "column"]

@@ -272,6 +272,7 @@ def _check_columns(resolved: ResolvedStack, out: DeepCheck) -> None:
             uses = wanted.setdefault(watched_table, [])
             if watched_table == monitoring.table:
                 uses.append((("monitoring", "timestamp"), monitoring.timestamp))
+                uses += [(("monitoring", "slices", i), c) for i, c in enumerate(monitoring.slices)]
             uses += [((*where, i), column) for i, column in enumerate(watched)]
     for table, uses in wanted.items():
         name = resolved.catalog.qualify(table)

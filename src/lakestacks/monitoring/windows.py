@@ -30,11 +30,13 @@ __all__ = [
     "breaches",
     "compute",
     "slices",
+    "value_slices",
     "window_starts",
 ]
 
 ALL = "*"
 VERSION = "model_version"
+MAX_SLICE_VALUES = 20
 
 PROFILE_SCHEMA = pa.schema(
     [
@@ -134,8 +136,14 @@ def compute(
     threshold: float | None = None,
     drift_share: float = 0.5,
     source_version: int = 0,
+    slice_by: Sequence[str] = (),
 ) -> WindowResult:
-    """Profile and drift per window, slice and column of ``rows`` (complete windows only)."""
+    """Profile and drift per window, slice and column of ``rows`` (complete windows only).
+
+    ``slice_by`` columns add a slice per value (``contract=month``, at most
+    :data:`MAX_SLICE_VALUES` per column, the most frequent): profiled and tested, but only
+    the whole window (or its model versions) decides the verdict, since a small slice
+    drifts by chance more often."""
     now = datetime.now(UTC)
     starts = window_starts(rows[timestamp], seconds)
     rows = rows.append_column("__window", starts)
@@ -153,7 +161,9 @@ def compute(
         )
         end = start + timedelta(seconds=seconds)
         worst: tuple[str, ...] = ()
-        for name, part in slices(window):
+        parts = [(name, part, True) for name, part in slices(window)]
+        parts += [(name, part, False) for name, part in value_slices(window, slice_by)]
+        for name, part, decides in parts:
             if PROBABILITY in part.column_names:
                 p = np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
                 for metric, value in quality.estimated(p[np.isfinite(p)]).items():
@@ -192,7 +202,7 @@ def compute(
                 )
                 if found.drifted:
                     drifted.append(column)
-            if len(drifted) > len(worst):
+            if decides and len(drifted) > len(worst):
                 worst = tuple(drifted)
         share = len(worst) / len(columns) if columns else 0.0
         verdicts.append(
@@ -204,6 +214,23 @@ def compute(
         verdicts,
         pa.Table.from_pylist(estimates, QUALITY_SCHEMA),
     )
+
+
+def value_slices(window: pa.Table, by: Sequence[str]) -> list[tuple[str, pa.Table]]:
+    """A slice per value of each ``by`` column (nulls as ``column=null``), the most frequent
+    :data:`MAX_SLICE_VALUES` of them."""
+    out = []
+    for column in by:
+        counted = pc.value_counts(window[column]).to_pylist()
+        counted.sort(key=lambda c: -c["counts"])
+        for entry in counted[:MAX_SLICE_VALUES]:
+            value = entry["values"]
+            if value is None:
+                where = pc.is_null(window[column])
+            else:
+                where = pc.equal(window[column], pa.scalar(value, window[column].type))
+            out.append((f"{column}={'null' if value is None else value}", window.filter(where)))
+    return out
 
 
 def slices(window: pa.Table) -> list[tuple[str, pa.Table]]:

@@ -90,6 +90,11 @@ class MonitoringSection(SpecModel):
     columns: list[Column] | None = Field(
         None, description="Columns to watch; default: the model's features and its prediction."
     )
+    slices: list[Column] = Field(
+        default_factory=list,
+        description="Columns whose values each get their own profile and drift rows "
+        "(contract=month ...); the whole window decides breaches.",
+    )
     drift: DriftSpec = Field(default_factory=DriftSpec, description="The drift test.")
     rule: BreachRule = Field(default_factory=BreachRule, description="When drift is a breach.")
     labels: LabelsSpec | None = Field(
