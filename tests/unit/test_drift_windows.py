@@ -55,7 +55,9 @@ def test_thirty_windows_without_drift_give_no_breach(seed: int) -> None:
     )  # fmt: skip
     assert len(found.verdicts) == 30
     assert breaches(found.verdicts, 3, 5, HOUR) == []
-    assert found.drift.num_rows == 30 * len(COLUMNS)
+    against = found.drift["against"].to_pylist()
+    assert against.count("baseline") == 30 * len(COLUMNS)
+    assert against.count("previous") == 29 * len(COLUMNS)  # each window against the one before
     assert set(found.drift["method"].to_pylist()) == {"wasserstein", "js"}  # a large baseline
 
 
@@ -105,7 +107,7 @@ def test_a_small_baseline_gets_the_tests_and_p_values() -> None:
         _traffic(rng, 1, 500, None), timestamp="timestamp", seconds=HOUR, columns=COLUMNS,
         baseline=_baseline(rng, n=800),
     )  # fmt: skip
-    drift = found.drift
+    drift = found.drift.filter(pa.compute.equal(found.drift["against"], "baseline"))
     methods = dict(zip(drift["column"].to_pylist(), drift["method"].to_pylist(), strict=True))
     assert methods == {"tenure": "ks", "charges": "ks", "contract": "chi2", "support": "ks"}
     assert all(p is not None for p in found.drift["p_value"].to_pylist())
@@ -130,3 +132,23 @@ def test_value_slices_are_profiled_and_tested_but_do_not_decide() -> None:
     for r in rows.to_pylist():
         by_slice[r["slice"]] = by_slice.get(r["slice"], 0) + r["count"]
     assert by_slice["*"] == traffic.num_rows == sum(v for k, v in by_slice.items() if k != "*")
+
+
+def test_each_window_is_also_tested_against_the_one_before() -> None:
+    """A shift at window 3 drifts against the previous window at 3 only; against the
+    baseline from 3 on. The summaries a run ends with start the next run's comparisons."""
+    rng = np.random.default_rng(11)
+    traffic = _traffic(rng, 5, 2_000, shift_from=3)
+    baseline = _baseline(rng)
+    first = compute(
+        traffic.slice(0, 6_000), timestamp="timestamp", seconds=HOUR, columns=COLUMNS,
+        baseline=baseline,
+    )  # fmt: skip
+    second = compute(
+        traffic.slice(6_000), timestamp="timestamp", seconds=HOUR, columns=COLUMNS,
+        baseline=baseline, previous=first.last,
+    )  # fmt: skip
+    rows = [*first.drift.to_pylist(), *second.drift.to_pylist()]
+    tenure = [r for r in rows if r["column"] == "tenure" and r["against"] == "previous"]
+    hours = {(r["window_start"] - START) // timedelta(hours=1): r["drifted"] for r in tenure}
+    assert hours == {1: False, 2: False, 3: True, 4: False}

@@ -189,6 +189,44 @@ def _baseline_summaries(
     return found
 
 
+def _last_window(ctx: RunContext, table: str) -> dict[str, dict[str, ColumnSummary]]:
+    """The summaries of the last window a run computed, by slice and column (kept in
+    ``_monitor_baselines``): the next run tests its first window against them."""
+    cache = ctx.catalog.table_path(BASELINES_TABLE)
+    if not table_exists(cache):
+        return {}
+    prefix = f"{table}#last:"
+    rows = read_table(cache, filter=pc.starts_with(pc.field("key"), prefix))
+    kept = [
+        (key.removeprefix(prefix).rsplit(":", 1), json.loads(text))
+        for key, text in zip(rows["key"].to_pylist(), rows["summary"].to_pylist(), strict=True)
+    ]
+    newest = max((entry["window"] for _, entry in kept), default=None)
+    out: dict[str, dict[str, ColumnSummary]] = {}
+    for (slice_name, column), entry in kept:
+        if entry["window"] == newest:  # a slice the newest window lacked is older: left out
+            out.setdefault(slice_name, {})[column] = ColumnSummary.from_record(entry["summary"])
+    return out
+
+
+def _keep_last_window(
+    ctx: RunContext, table: str, window: datetime, last: dict[str, dict[str, ColumnSummary]]
+) -> None:
+    items = [(f"{table}#last:{s}:{c}", v) for s, cols in last.items() for c, v in cols.items()]
+    if not items:
+        return
+    stamp = window.isoformat()
+    summaries = [json.dumps({"window": stamp, "summary": v.to_record()}) for _, v in items]
+    now = pa.array([datetime.now(UTC)] * len(items), pa.timestamp("us", tz="UTC"))
+    keys = [k for k, _ in items]
+    write_table(
+        ctx.catalog.table_path(BASELINES_TABLE),
+        pa.table({"key": keys, "summary": summaries, "computed_at": now}),
+        mode="merge",
+        keys=["key"],
+    )
+
+
 def _watermark(drift_path: str) -> datetime | None:
     if not table_exists(drift_path):
         return None
@@ -199,10 +237,8 @@ def _watermark(drift_path: str) -> datetime | None:
 
 def _recent_verdicts(drift_path: str, since: datetime, drift_share: float) -> list[Verdict]:
     """Every window's verdict from the drift table, from ``since`` on."""
-    rows = read_table(
-        drift_path,
-        filter=pc.field("window_start") >= pa.scalar(since, pa.timestamp("us", tz="UTC")),
-    )
+    after = pc.field("window_start") >= pa.scalar(since, pa.timestamp("us", tz="UTC"))
+    rows = read_table(drift_path, filter=after & (pc.field("against") == "baseline"))
     verdicts: dict[datetime, Verdict] = {}
     grouped: dict[tuple[datetime, str], list[tuple[str, bool, int]]] = {}
     for r in rows.select(
@@ -382,6 +418,7 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         drift_share=section.rule.drift_share,
         source_version=info.version,
         slice_by=section.slices,
+        previous=_last_window(ctx, name),
     )
     write_table(
         profile_path, computed.profile, mode="merge", keys=["window_start", "slice", "column"]
@@ -395,6 +432,7 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         mode="merge",
         keys=["window_start", "slice", "column", "against"],
     )
+    _keep_last_window(ctx, name, computed.verdicts[-1].start, computed.last)
     result.windows = computed.verdicts
     result.labelled = _realised_quality(ctx, section, source, quality_path, seconds)
     first = computed.verdicts[0].start

@@ -39,6 +39,7 @@ def _section(anchor: str, title: str, body: str) -> str:
 
 
 def _drift_charts(drift: list[dict[str, Any]], first: datetime) -> str:
+    drift = [r for r in drift if r["against"] == "baseline"]  # the table keeps both
     charts = []
     for column in sorted({r["column"] for r in drift}):
         rows = sorted((r for r in drift if r["column"] == column), key=lambda r: r["window_start"])
@@ -145,18 +146,20 @@ def _main_slice(profile: list[dict[str, Any]]) -> str:
 def _latest_table(drift: list[dict[str, Any]]) -> str:
     last = max(r["window_start"] for r in drift)
     rows = sorted(
-        (r for r in drift if r["window_start"] == last), key=lambda r: (r["slice"], r["column"])
+        (r for r in drift if r["window_start"] == last),
+        key=lambda r: (r["slice"], r["column"], r["against"]),
     )
     body = "".join(
         "<tr>"
-        f"<td>{escape(r['slice'])}</td><td>{escape(r['column'])}</td><td>{escape(r['method'])}</td>"
+        f"<td>{escape(r['slice'])}</td><td>{escape(r['column'])}</td>"
+        f"<td>{escape(r['against'])}</td><td>{escape(r['method'])}</td>"
         f"<td>{r['statistic']:.4g}</td><td>{_p(r['p_value'])}</td>"
         f"<td>{r['threshold']:g}</td><td>{r['rows']:,}</td>"
         f'<td class="{_verdict(r)}">{_verdict(r)}</td>'
         "</tr>"
         for r in rows
     )
-    names = ("slice", "column", "test", "statistic", "p-value", "threshold", "rows", "verdict")
+    names = "slice column against test statistic p-value threshold rows verdict".split()
     head = "<tr>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
     return f"<p>Window from {last:%Y-%m-%d %H:%M} UTC.</p><table>{head}{body}</table>"
 

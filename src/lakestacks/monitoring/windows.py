@@ -65,7 +65,7 @@ DRIFT_SCHEMA = pa.schema(
         ("window_end", pa.timestamp("us", tz="UTC")),
         ("slice", pa.string()),
         ("column", pa.string()),
-        ("against", pa.string()),  # baseline
+        ("against", pa.string()),  # baseline, or previous (the window before)
         ("method", pa.string()),
         ("statistic", pa.float64()),
         ("p_value", pa.float64()),
@@ -115,6 +115,7 @@ class WindowResult:
     drift: pa.Table
     verdicts: list[Verdict]
     quality: pa.Table
+    last: dict[str, dict[str, ColumnSummary]]  # the last window's summaries, by slice
 
 
 def window_starts(times: pa.ChunkedArray | pa.Array, seconds: int) -> pa.Array:
@@ -137,13 +138,19 @@ def compute(
     drift_share: float = 0.5,
     source_version: int = 0,
     slice_by: Sequence[str] = (),
+    previous: Mapping[str, Mapping[str, ColumnSummary]] | None = None,
 ) -> WindowResult:
     """Profile and drift per window, slice and column of ``rows`` (complete windows only).
 
     ``slice_by`` columns add a slice per value (``contract=month``, at most
     :data:`MAX_SLICE_VALUES` per column, the most frequent): profiled and tested, but only
     the whole window (or its model versions) decides the verdict, since a small slice
-    drifts by chance more often."""
+    drifts by chance more often.
+
+    Each window is also tested against the window before it (``against: previous``), slice
+    by slice; ``previous`` holds the summaries of the window before the first one here (a
+    run's last window, kept for the next). Only the baseline decides the verdict.
+    :attr:`WindowResult.last` holds this run's last window's summaries."""
     now = datetime.now(UTC)
     starts = window_starts(rows[timestamp], seconds)
     rows = rows.append_column("__window", starts)
@@ -151,6 +158,7 @@ def compute(
     drift: list[dict[str, Any]] = []
     estimates: list[dict[str, Any]] = []
     verdicts = []
+    last: dict[str, dict[str, ColumnSummary]] = {k: dict(v) for k, v in (previous or {}).items()}
     window_list = sorted(set(pc.unique(starts).to_pylist()))
     for start in window_list:
         # One window is the whole table: no copy of it.
@@ -163,6 +171,7 @@ def compute(
         worst: tuple[str, ...] = ()
         parts = [(name, part, True) for name, part in slices(window)]
         parts += [(name, part, False) for name, part in value_slices(window, slice_by)]
+        before, last = last, {}
         for name, part, decides in parts:
             if PROBABILITY in part.column_names:
                 p = np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
@@ -178,30 +187,27 @@ def compute(
             drifted = []
             for column in columns:
                 current = summarise(column, part[column])
+                last.setdefault(name, {})[column] = current
                 profile.append(_profile_row(start, end, name, current, source_version, now))
-                found = _drift(baseline[column], current, method, threshold)
-                if found is None:
-                    continue
-                drift.append(
-                    {
-                        "window_start": start,
-                        "window_end": end,
-                        "slice": name,
-                        "column": column,
-                        "against": "baseline",
-                        "method": found.method,
-                        "statistic": found.statistic,
-                        "p_value": found.p_value,
-                        "threshold": found.threshold,
-                        "drifted": found.drifted,
-                        "rows": current.rows,
-                        "baseline_rows": baseline[column].rows,
-                        "source_version": source_version,
-                        "computed_at": now,
-                    }
-                )
-                if found.drifted:
-                    drifted.append(column)
+                comparisons = [("baseline", baseline[column])]
+                if (earlier := before.get(name, {}).get(column)) is not None:
+                    comparisons.append(("previous", earlier))
+                for against, reference in comparisons:
+                    found = _drift(reference, current, method, threshold)
+                    if found is None:
+                        continue
+                    drift.append(
+                        {
+                            "window_start": start, "window_end": end, "slice": name,
+                            "column": column, "against": against, "method": found.method,
+                            "statistic": found.statistic, "p_value": found.p_value,
+                            "threshold": found.threshold, "drifted": found.drifted,
+                            "rows": current.rows, "baseline_rows": reference.rows,
+                            "source_version": source_version, "computed_at": now,
+                        }
+                    )  # fmt: skip
+                    if found.drifted and against == "baseline":
+                        drifted.append(column)
             if decides and len(drifted) > len(worst):
                 worst = tuple(drifted)
         share = len(worst) / len(columns) if columns else 0.0
@@ -213,6 +219,7 @@ def compute(
         pa.Table.from_pylist(drift, DRIFT_SCHEMA),
         verdicts,
         pa.Table.from_pylist(estimates, QUALITY_SCHEMA),
+        last,
     )
 
 
