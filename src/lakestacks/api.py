@@ -417,7 +417,7 @@ def monitoring_report(path: str | Path = "stack.yaml", *, env: str = DEFAULT_ENV
         >>> api.monitoring_report("stacks/quickstart.yaml")  # doctest: +SKIP
         PosixPath('stacks/.lake/_reports/monitoring-inference_log.html')
     """
-    from lakestacks.flows.monitoring import write_report
+    from lakestacks.flows.monitoring_page import write_report
 
     return write_report(_context(path, env, notify=False))
 

@@ -6,19 +6,15 @@ complete window, and merges the rows into ``<table>_profile_metrics`` and
 ``<table>_drift_metrics`` on their keys, so a run that dies half-way is simply run again.
 The baseline's summary is computed once per table version and kept in ``_monitor_baselines``.
 The breach rule runs over the windows in time order; a breach is audited
-(``drift_breach``) and, with ``on_breach: retrain``, handed back to the caller to retrain.
+(``drift_breach``) and its action returned (the stage retrains: ``flows.retrain``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,21 +30,17 @@ from lakestacks.flows.training import training_table
 from lakestacks.monitoring.quality import realised
 from lakestacks.monitoring.reference import ColumnSummary, column_kind, summarise
 from lakestacks.monitoring.windows import (
-    DRIFT_SCHEMA,
     PROBABILITY,
-    PROFILE_SCHEMA,
     QUALITY_SCHEMA,
     Verdict,
     breaches,
     compute,
+    slices,
     window_starts,
-)
-from lakestacks.monitoring.windows import (
-    slices as _slices,
 )
 from lakestacks.spec.monitoring import MonitoringSection, granularity_seconds
 
-__all__ = ["BASELINES_TABLE", "MonitorResult", "Retrain", "monitor", "retrain", "write_report"]
+__all__ = ["BASELINES_TABLE", "MonitorResult", "monitor", "monitoring_section"]
 
 BASELINES_TABLE = "_monitor_baselines"
 # Columns of an inference table that describe the request, not the model's inputs.
@@ -90,7 +82,12 @@ class MonitorResult:
     labelled: int = 0  # windows whose realised quality this run computed (labels arrived)
 
 
-def _section(ctx: RunContext) -> MonitoringSection:
+def monitoring_section(ctx: RunContext) -> MonitoringSection:
+    """The stack's monitoring section.
+
+    Raises:
+        UserError: the stack has none.
+    """
     section = ctx.resolved.stack.monitoring
     if section is None:
         raise UserError("the stack has no monitoring section; add one to monitor its traffic")
@@ -307,7 +304,7 @@ def _realised_quality(
         window = joined.filter(
             pc.equal(joined["__window"], pa.scalar(start, joined["__window"].type))
         )
-        for name, part in _slices(window):
+        for name, part in slices(window):
             y = np.asarray(pc.cast(part["__truth"], pa.float64()).to_numpy(zero_copy_only=False))
             prediction = np.asarray(
                 pc.cast(part["prediction"], pa.float64()).to_numpy(zero_copy_only=False)
@@ -343,7 +340,7 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         UserError: the baseline is missing, or a watched column is in neither table.
     """
     start_clock = time.perf_counter()
-    section = _section(ctx)
+    section = monitoring_section(ctx)
     cat = ctx.catalog
     name = cat.qualify(section.table)
     source = cat.table_path(section.table)
@@ -474,119 +471,3 @@ def _audit_breach(ctx: RunContext, result: MonitorResult, section: MonitoringSec
         f"of columns drifted): {section.on_breach}"
     )
     ctx.audit(ctx.model, champion, "drift_breach", reason=reason, details=details)
-
-
-@dataclass(frozen=True)
-class Retrain:
-    """What a breach's ``retrain`` did: ``started`` (a deployment run), ``ran`` (here, with
-    its status and version), or ``skipped``, and why."""
-
-    what: str
-    detail: str
-    status: str | None = None
-    version: int | None = None
-
-
-def retrain(ctx: RunContext, trained_now: int | None) -> Retrain:
-    """Retrain after a breach, forced (unchanged inputs do not short-circuit it): through the
-    environment's ``pipeline`` deployment when one exists, else here, in this process. A
-    retrain already running (a lock beside the lake, or an active run of the deployment)
-    means no second one; a pipeline that trained in this very run needs none."""
-    if trained_now is not None:
-        return Retrain("skipped", f"this run trained v{trained_now} already")
-    deployed = _trigger_deployment(ctx)
-    if deployed is not None:
-        return deployed
-    with _retrain_lock(ctx.catalog.lake) as held:
-        if not held:
-            return Retrain("skipped", "a retrain started by an earlier breach is still running")
-        from dataclasses import replace
-
-        from lakestacks.flows.pipeline import pipeline
-
-        result = pipeline(replace(ctx, force=True))
-    version = getattr(result.results.get("training"), "version", None)
-    return Retrain(
-        "ran", f"the pipeline ran here: {result.status.value}", result.status.value, version
-    )
-
-
-def _trigger_deployment(ctx: RunContext) -> Retrain | None:
-    """Start the ``pipeline`` deployment, forced, when the environment has a Prefect API and
-    the deployment exists there; None otherwise (retrain here)."""
-    if not ctx.resolved.runtime.prefect_api_url:
-        return None
-    from lakestacks.flows import deployments
-
-    try:
-        active = deployments.active_runs(ctx.resolved, "pipeline")
-    except UserError:
-        return None  # not deployed for this environment
-    if active:
-        return Retrain("skipped", f"the pipeline deployment is already running ({active[0]})")
-    started = deployments.trigger(ctx.resolved, "pipeline", parameters={"force": True})
-    return Retrain("started", f"started {started.deployment} (flow run {started.flow_run_name})")
-
-
-@contextlib.contextmanager
-def _retrain_lock(lake: str) -> Iterator[bool]:
-    """Whether this process holds the lake's retrain lock (a local lake; elsewhere, True)."""
-    if "://" in lake or os.name != "posix":
-        yield True
-        return
-    import fcntl
-
-    folder = Path(lake) / "_monitoring"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".retrain.lock", "a+b") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def write_report(ctx: RunContext) -> Path:
-    """Draw the monitoring page from the metric tables into ``<lake>/_reports/`` and return
-    its path (``stacks monitor --report``).
-
-    Raises:
-        UserError: the lake is not a local folder (the page is a local file).
-    """
-    from lakestacks.flows._records import audit_events
-    from lakestacks.monitoring.report import render
-
-    section = _section(ctx)
-    cat = ctx.catalog
-    if "://" in cat.lake:
-        raise UserError(f"the monitoring page is written to a local lake; {cat.lake} is not one")
-    short = cat.short(section.table)
-    tables = {}
-    for kind, schema in (
-        ("profile", PROFILE_SCHEMA),
-        ("drift", DRIFT_SCHEMA),
-        ("quality", QUALITY_SCHEMA),
-    ):
-        path = cat.table_path(f"{short}_{kind}_metrics")
-        tables[kind] = read_table(path) if table_exists(path) else schema.empty_table()
-    breaches = [e for e in audit_events(cat, ctx.model) if e["event"] == "drift_breach"]
-    base = cat.qualify(section.baseline) if section.baseline else "the champion's train split"
-    page = render(
-        table=cat.qualify(section.table),
-        baseline=base,
-        profile=tables["profile"],
-        drift=tables["drift"],
-        breaches=breaches,
-        quality=tables["quality"],
-    )
-    folder = Path(cat.lake) / "_reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"monitoring-{short}.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)  # a reader never sees half a page
-    return out

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lakestacks.flows.context import RunContext
-from lakestacks.flows.monitoring import MonitorResult, Retrain, monitor, retrain
+from lakestacks.flows.monitoring import MonitorResult, monitor
 from lakestacks.flows.pipeline import PipelineResult
+from lakestacks.flows.retrain import Retrain, retrain
 from lakestacks.flows.stage import BaseStage, Summary, SummaryTable
 from lakestacks.spec import ResolvedStack
 from lakestacks.spec.plan import PlanStep
