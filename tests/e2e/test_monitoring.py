@@ -324,3 +324,17 @@ def test_served_traffic_that_shifts_breaches_and_retrains(tmp_path: Path) -> Non
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert "drift_breach" in lineage.stdout
+
+
+def test_a_breach_while_a_retrain_runs_starts_no_second_one(scenario: Scenario) -> None:
+    from lakestacks.flows.retrain import _retrain_lock, retrain
+
+    ctx = api._context(scenario.project.path, "dev", notify=False)
+    with _retrain_lock(ctx.catalog.lake) as held:  # the retrain of an earlier breach
+        assert held
+        outcome = retrain(ctx, None)  # flock: a second open file conflicts, even here
+    assert (outcome.what, outcome.detail) == (
+        "skipped",
+        "a retrain started by an earlier breach is still running",
+    )
+    assert retrain(ctx, trained_now=3).detail == "this run trained v3 already"
