@@ -230,8 +230,20 @@ class RunHandle:
 
         Only metadata is logged (name, source path and version, schema): no rows are read.
         """
-        if inputs:
-            client().log_inputs(self.run_id, datasets=[_dataset_input(i) for i in inputs])
+        if not inputs:
+            return
+        from mlflow.exceptions import MlflowException
+
+        datasets = [_dataset_input(i) for i in inputs]
+        try:
+            client().log_inputs(self.run_id, datasets=datasets)
+        except MlflowException as err:
+            # Two runs logging the same dataset at once: MLflow's insert-if-absent races and
+            # one gets a unique-constraint error. The dataset exists now: link it again.
+            text = str(err).lower()
+            if "dataset" not in text or not ("unique" in text or "duplicate key" in text):
+                raise
+            client().log_inputs(self.run_id, datasets=datasets)
 
 
 # Which process holds a run open: a run left RUNNING by a process that is gone was killed.
