@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -152,3 +154,34 @@ def test_each_window_is_also_tested_against_the_one_before() -> None:
     tenure = [r for r in rows if r["column"] == "tenure" and r["against"] == "previous"]
     hours = {(r["window_start"] - START) // timedelta(hours=1): r["drifted"] for r in tenure}
     assert hours == {1: False, 2: False, 3: True, 4: False}
+
+
+def test_the_history_judges_windows_as_compute_does(tmp_path: Path) -> None:
+    """The breach rule reads earlier windows back from the drift table: a slice by value
+    that drifted must not make them violate there either (it did, before both paths shared
+    one judge)."""
+    from lakestacks.data.tables import write_table
+    from lakestacks.flows.monitoring import _recent_verdicts
+
+    rng = np.random.default_rng(12)
+    traffic = _traffic(rng, 3, 4_000, None)
+    # A fifth of the rows (two-year contracts) shift by ~0.15 std: that slice drifts, the
+    # whole window (~0.03 std) does not.
+    tenure = traffic["tenure"]
+    two_year = pa.compute.equal(traffic["contract"], "two-year")
+    moved = pa.compute.if_else(two_year, pa.compute.add(tenure, 2.5), tenure)
+    traffic = traffic.set_column(traffic.schema.get_field_index("tenure"), "tenure", moved)
+    found = compute(
+        traffic, timestamp="timestamp", seconds=HOUR, columns=["tenure"],
+        baseline=_baseline(rng), slice_by=["contract"],
+    )  # fmt: skip
+    baseline = [r for r in found.drift.to_pylist() if r["against"] == "baseline"]
+    assert all(r["drifted"] for r in baseline if r["slice"] == "contract=two-year")
+    assert not any(r["drifted"] for r in baseline if r["slice"] == "*")
+    assert not any(v.violates for v in found.verdicts)
+    path = str(tmp_path / "drift")
+    write_table(path, found.drift)
+    history = _recent_verdicts(path, START, 1, 0.5)
+    assert history == [
+        replace(v, rows=h.rows) for v, h in zip(found.verdicts, history, strict=True)
+    ]

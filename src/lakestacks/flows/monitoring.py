@@ -18,12 +18,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakestacks import registry
 from lakestacks.data.split import SPLIT_COLUMN
-from lakestacks.data.tables import read_table, table_exists, table_info, write_table
+from lakestacks.data.tables import (
+    read_table,
+    table_exists,
+    table_info,
+    table_schema,
+    write_table,
+)
 from lakestacks.errors import UserError
 from lakestacks.flows.context import RunContext
 from lakestacks.flows.training import training_table
@@ -32,9 +39,12 @@ from lakestacks.monitoring.reference import ColumnSummary, column_kind, summaris
 from lakestacks.monitoring.windows import (
     PROBABILITY,
     QUALITY_SCHEMA,
+    TIMESTAMP,
     Verdict,
     breaches,
     compute,
+    decides,
+    judge,
     slices,
     window_starts,
 )
@@ -146,7 +156,13 @@ def _columns(
 
 
 def _baseline_summaries(
-    ctx: RunContext, name: str, path: str, version: int, columns: list[str], train_only: bool
+    ctx: RunContext,
+    name: str,
+    path: str,
+    version: int,
+    schema: pa.Schema,
+    columns: list[str],
+    train_only: bool,
 ) -> dict[str, ColumnSummary]:
     """The baseline's column summaries, from the cache when this version was summarised."""
     cache = ctx.catalog.table_path(BASELINES_TABLE)
@@ -161,27 +177,11 @@ def _baseline_summaries(
     missing = [c for c in columns if c not in found]
     if missing:
         read = [*missing, SPLIT_COLUMN] if train_only else missing
-        schema_names = set(read_table(path, version=version, columns=[]).schema.names)
-        data = read_table(
-            path, version=version, columns=[c for c in read if c in schema_names] or None
-        )
+        data = read_table(path, version=version, columns=[c for c in read if c in schema.names])
         if train_only and SPLIT_COLUMN in data.column_names:
             data = data.filter(pc.equal(data[SPLIT_COLUMN], "train"))
         new = {c: summarise(c, data[c]) for c in missing}
-        write_table(
-            cache,
-            pa.table(
-                {
-                    "key": [keys[c] for c in missing],
-                    "summary": [json.dumps(new[c].to_record()) for c in missing],
-                    "computed_at": pa.array(
-                        [datetime.now(UTC)] * len(missing), pa.timestamp("us", tz="UTC")
-                    ),
-                }
-            ),
-            mode="merge",
-            keys=["key"],
-        )
+        _cache(ctx, {keys[c]: json.dumps(new[c].to_record()) for c in missing})
         found |= new
     return found
 
@@ -209,16 +209,25 @@ def _last_window(ctx: RunContext, table: str) -> dict[str, dict[str, ColumnSumma
 def _keep_last_window(
     ctx: RunContext, table: str, window: datetime, last: dict[str, dict[str, ColumnSummary]]
 ) -> None:
-    items = [(f"{table}#last:{s}:{c}", v) for s, cols in last.items() for c, v in cols.items()]
-    if not items:
-        return
     stamp = window.isoformat()
-    summaries = [json.dumps({"window": stamp, "summary": v.to_record()}) for _, v in items]
-    now = pa.array([datetime.now(UTC)] * len(items), pa.timestamp("us", tz="UTC"))
-    keys = [k for k, _ in items]
+    _cache(
+        ctx,
+        {
+            f"{table}#last:{s}:{c}": json.dumps({"window": stamp, "summary": v.to_record()})
+            for s, cols in last.items()
+            for c, v in cols.items()
+        },
+    )
+
+
+def _cache(ctx: RunContext, summaries: dict[str, str]) -> None:
+    """Merge summaries (JSON, by key) into ``_monitor_baselines``."""
+    if not summaries:
+        return
+    now = pa.array([datetime.now(UTC)] * len(summaries), TIMESTAMP)
     write_table(
         ctx.catalog.table_path(BASELINES_TABLE),
-        pa.table({"key": keys, "summary": summaries, "computed_at": now}),
+        pa.table({"key": list(summaries), "summary": list(summaries.values()), "computed_at": now}),
         mode="merge",
         keys=["key"],
     )
@@ -232,36 +241,45 @@ def _watermark(drift_path: str) -> datetime | None:
     return latest if isinstance(latest, datetime) else None
 
 
-def _recent_verdicts(drift_path: str, since: datetime, drift_share: float) -> list[Verdict]:
-    """Every window's verdict from the drift table, from ``since`` on."""
-    after = pc.field("window_start") >= pa.scalar(since, pa.timestamp("us", tz="UTC"))
+def _recent_verdicts(
+    drift_path: str, since: datetime, columns: int, drift_share: float
+) -> list[Verdict]:
+    """Every window's verdict from the drift table, from ``since`` on, judged as
+    :func:`compute` judges them: against the baseline, in the slices that decide."""
+    after = pc.field("window_start") >= pa.scalar(since, TIMESTAMP)
     rows = read_table(drift_path, filter=after & (pc.field("against") == "baseline"))
-    verdicts: dict[datetime, Verdict] = {}
-    grouped: dict[tuple[datetime, str], list[tuple[str, bool, int]]] = {}
+    windows: dict[datetime, tuple[datetime, int, dict[str, list[str]]]] = {}
     for r in rows.select(
         ["window_start", "window_end", "slice", "column", "drifted", "rows"]
     ).to_pylist():
-        grouped.setdefault((r["window_start"], r["slice"]), []).append(
-            (r["column"], r["drifted"], r["rows"])
+        end, count, by_slice = windows.get(r["window_start"], (r["window_end"], 0, {}))
+        drifted = by_slice.setdefault(r["slice"], [])
+        if r["drifted"]:
+            drifted.append(r["column"])
+        windows[r["window_start"]] = (end, max(count, r["rows"]), by_slice)
+    return [
+        judge(
+            start,
+            end,
+            count,
+            (tuple(sorted(d)) for name, d in by_slice.items() if decides(name)),
+            columns,
+            drift_share,
         )
-    ends = dict(zip(rows["window_start"].to_pylist(), rows["window_end"].to_pylist(), strict=True))
-    for (start, _), cols in sorted(grouped.items()):
-        drifted = tuple(sorted(c for c, d, _ in cols if d))
-        share = len(drifted) / len(cols) if cols else 0.0
-        count = max((n for _, _, n in cols), default=0)
-        current = verdicts.get(start)
-        if current is None or len(drifted) > len(current.drifted):
-            verdicts[start] = Verdict(
-                start, ends[start], count, drifted, len(cols), share >= drift_share
-            )
-    return [verdicts[s] for s in sorted(verdicts)]
+        for start, (end, count, by_slice) in sorted(windows.items())
+    ]
 
 
 _QUALITY_KEYS = ["window_start", "slice", "metric", "kind"]
 
 
 def _realised_quality(
-    ctx: RunContext, section: MonitoringSection, source: str, quality_path: str, seconds: int
+    ctx: RunContext,
+    section: MonitoringSection,
+    source: str,
+    schema: pa.Schema,
+    quality_path: str,
+    seconds: int,
 ) -> int:
     """Join the labels to every computed window's rows and write the realised quality; only
     when the labels table changed since the last time (labels arrive late). Returns the
@@ -284,7 +302,6 @@ def _realised_quality(
     if target is None:
         raise UserError("monitoring.labels.target is not set and the stack trains no model")
     truth = read_table(path, version=version, columns=[labels.key, target])
-    schema = read_table(source, columns=[]).schema
     if labels.key not in schema.names:
         raise UserError(
             f"monitoring.labels.key: {cat.qualify(section.table)} has no column {labels.key!r}"
@@ -305,15 +322,8 @@ def _realised_quality(
             pc.equal(joined["__window"], pa.scalar(start, joined["__window"].type))
         )
         for name, part in slices(window):
-            y = np.asarray(pc.cast(part["__truth"], pa.float64()).to_numpy(zero_copy_only=False))
-            prediction = np.asarray(
-                pc.cast(part["prediction"], pa.float64()).to_numpy(zero_copy_only=False)
-            )
-            probability = (
-                np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
-                if PROBABILITY in part.column_names
-                else None
-            )
+            y, prediction = _floats(part["__truth"]), _floats(part["prediction"])
+            probability = _floats(part[PROBABILITY]) if PROBABILITY in part.column_names else None
             for metric, value in realised(y, probability, prediction).items():
                 rows.append(
                     {
@@ -327,6 +337,10 @@ def _realised_quality(
         quality_path, pa.Table.from_pylist(rows, QUALITY_SCHEMA), mode="merge", keys=_QUALITY_KEYS
     )
     return len({r["window_start"] for r in rows})
+
+
+def _floats(column: pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    return np.asarray(pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
@@ -344,14 +358,13 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     cat = ctx.catalog
     name = cat.qualify(section.table)
     source = cat.table_path(section.table)
-    profile_path = cat.table_path(f"{cat.short(section.table)}_profile_metrics")
-    drift_path = cat.table_path(f"{cat.short(section.table)}_drift_metrics")
+    profile, drift, quality = (
+        f"{cat.short(section.table)}_{kind}_metrics" for kind in ("profile", "drift", "quality")
+    )
+    profile_path, drift_path, quality_path = map(cat.table_path, (profile, drift, quality))
     base_name, base_path, base_version, train_only = _baseline(ctx, section)
     label = f"{base_name} v{base_version}" + (" (train split)" if train_only else "")
-    result = MonitorResult(
-        name, label, [], cat.qualify(f"{cat.short(section.table)}_profile_metrics"),
-        cat.qualify(f"{cat.short(section.table)}_drift_metrics"),
-    )  # fmt: skip
+    result = MonitorResult(name, label, [], cat.qualify(profile), cat.qualify(drift))
     if not table_exists(source):
         result.note = (
             f"no data: {name} does not exist yet (serve the model with its inference table)"
@@ -359,13 +372,13 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
         result.seconds = time.perf_counter() - start_clock
         return result
     seconds = granularity_seconds(section.granularity)
-    source_schema = read_table(source, columns=[]).schema
+    source_schema = table_schema(source)
     if section.timestamp not in source_schema.names:
         raise UserError(
             f"monitoring.timestamp: {name} has no column {section.timestamp!r} "
             f"({', '.join(source_schema.names)})"
         )
-    base_schema = read_table(base_path, version=base_version, columns=[]).schema
+    base_schema = table_schema(base_path, base_version)
     training = ctx.resolved.stack.training
     result.columns = _columns(
         section, source_schema, base_schema, training.target if training else None
@@ -373,20 +386,18 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     if not result.columns:
         raise UserError(f"{name} and the baseline {base_name} share no column to monitor")
     baseline = _baseline_summaries(
-        ctx, base_name, base_path, base_version, result.columns, train_only
+        ctx, base_name, base_path, base_version, base_schema, result.columns, train_only
     )
     info = table_info(source)
     result.source_version = info.version
     lower = since or _watermark(drift_path)
     # Only complete windows: the one still filling is left for the next run.
-    now_start = window_starts(pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")), seconds)[
-        0
-    ].as_py()
+    now = int(datetime.now(UTC).timestamp())
+    filling = datetime.fromtimestamp(now - now % seconds, UTC)  # the window still filling
     ts = pc.field(section.timestamp)
-    upper = pa.scalar(now_start, pa.timestamp("us", tz="UTC"))
-    condition = ts < upper
+    condition = ts < pa.scalar(filling, TIMESTAMP)
     if lower is not None:
-        condition = condition & (ts >= pa.scalar(lower, pa.timestamp("us", tz="UTC")))
+        condition = condition & (ts >= pa.scalar(lower, TIMESTAMP))
     wanted = [*result.columns, section.timestamp]
     wanted += [c for c in ("model_version", "status", PROBABILITY) if c in source_schema.names]
     for column in section.slices:
@@ -398,10 +409,11 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     )
     if "status" in rows.column_names:  # failed requests have no inputs to profile
         rows = rows.filter(pc.equal(rows["status"], 200))
-    quality_path = cat.table_path(f"{cat.short(section.table)}_quality_metrics")
     if rows.num_rows == 0:
         result.note = "no new complete window since the last run"
-        result.labelled = _realised_quality(ctx, section, source, quality_path, seconds)
+        result.labelled = _realised_quality(
+            ctx, section, source, source_schema, quality_path, seconds
+        )
         result.seconds = time.perf_counter() - start_clock
         return result
     computed = compute(
@@ -431,10 +443,13 @@ def monitor(ctx: RunContext, *, since: datetime | None = None) -> MonitorResult:
     )
     _keep_last_window(ctx, name, computed.verdicts[-1].start, computed.last)
     result.windows = computed.verdicts
-    result.labelled = _realised_quality(ctx, section, source, quality_path, seconds)
+    result.labelled = _realised_quality(ctx, section, source, source_schema, quality_path, seconds)
     first = computed.verdicts[0].start
     history = _recent_verdicts(
-        drift_path, first - timedelta(seconds=seconds * section.rule.of), section.rule.drift_share
+        drift_path,
+        first - timedelta(seconds=seconds * section.rule.of),
+        len(result.columns),
+        section.rule.drift_share,
     )
     new = {v.start for v in computed.verdicts}
     found = [

@@ -9,7 +9,7 @@ verdicts in time order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,10 +25,13 @@ __all__ = [
     "DRIFT_SCHEMA",
     "PROFILE_SCHEMA",
     "QUALITY_SCHEMA",
+    "TIMESTAMP",
     "Verdict",
     "WindowResult",
     "breaches",
     "compute",
+    "decides",
+    "judge",
     "slices",
     "value_slices",
     "window_starts",
@@ -38,11 +41,14 @@ ALL = "*"
 VERSION = "model_version"
 MAX_SLICE_VALUES = 20
 
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+# Every metric row starts with its window and slice and ends with where and when it came from.
+_WINDOW = [("window_start", TIMESTAMP), ("window_end", TIMESTAMP), ("slice", pa.string())]
+_STAMP = [("source_version", pa.int64()), ("computed_at", TIMESTAMP)]
+
 PROFILE_SCHEMA = pa.schema(
     [
-        ("window_start", pa.timestamp("us", tz="UTC")),
-        ("window_end", pa.timestamp("us", tz="UTC")),
-        ("slice", pa.string()),
+        *_WINDOW,
         ("column", pa.string()),
         ("kind", pa.string()),
         ("count", pa.int64()),
@@ -55,15 +61,12 @@ PROFILE_SCHEMA = pa.schema(
         ("p75", pa.float64()),
         ("max", pa.float64()),
         ("top_values", pa.string()),  # JSON: the 10 most frequent values and their counts
-        ("source_version", pa.int64()),
-        ("computed_at", pa.timestamp("us", tz="UTC")),
+        *_STAMP,
     ]
 )
 DRIFT_SCHEMA = pa.schema(
     [
-        ("window_start", pa.timestamp("us", tz="UTC")),
-        ("window_end", pa.timestamp("us", tz="UTC")),
-        ("slice", pa.string()),
+        *_WINDOW,
         ("column", pa.string()),
         ("against", pa.string()),  # baseline, or previous (the window before)
         ("method", pa.string()),
@@ -73,23 +76,18 @@ DRIFT_SCHEMA = pa.schema(
         ("drifted", pa.bool_()),
         ("rows", pa.int64()),
         ("baseline_rows", pa.int64()),
-        ("source_version", pa.int64()),
-        ("computed_at", pa.timestamp("us", tz="UTC")),
+        *_STAMP,
     ]
 )
-
 QUALITY_SCHEMA = pa.schema(
     [
-        ("window_start", pa.timestamp("us", tz="UTC")),
-        ("window_end", pa.timestamp("us", tz="UTC")),
-        ("slice", pa.string()),
+        *_WINDOW,
         ("metric", pa.string()),
         ("kind", pa.string()),  # estimated (from the probabilities) or realised (labels)
         ("value", pa.float64()),
         ("rows", pa.int64()),  # the rows it was measured on (labelled rows, when realised)
         ("labels_version", pa.int64()),
-        ("source_version", pa.int64()),
-        ("computed_at", pa.timestamp("us", tz="UTC")),
+        *_STAMP,
     ]
 )
 PROBABILITY = "probability"
@@ -120,10 +118,10 @@ class WindowResult:
 
 def window_starts(times: pa.ChunkedArray | pa.Array, seconds: int) -> pa.Array:
     """Each timestamp's window start (UTC, windows aligned on the epoch)."""
-    micros = pc.cast(pc.cast(times, pa.timestamp("us", tz="UTC")), pa.int64())
+    micros = pc.cast(pc.cast(times, TIMESTAMP), pa.int64())
     step = seconds * 1_000_000
     floored = pc.multiply(pc.divide(micros, step), step)  # integer division
-    return pc.cast(floored, pa.timestamp("us", tz="UTC"))
+    return pc.cast(floored, TIMESTAMP)
 
 
 def compute(
@@ -168,11 +166,10 @@ def compute(
             else rows.filter(pc.equal(rows["__window"], pa.scalar(start, starts.type)))
         )
         end = start + timedelta(seconds=seconds)
-        worst: tuple[str, ...] = ()
-        parts = [(name, part, True) for name, part in slices(window)]
-        parts += [(name, part, False) for name, part in value_slices(window, slice_by)]
+        deciding: list[tuple[str, ...]] = []
+        parts = [*slices(window), *value_slices(window, slice_by)]
         before, last = last, {}
-        for name, part, decides in parts:
+        for name, part in parts:
             if PROBABILITY in part.column_names:
                 p = np.asarray(part[PROBABILITY].to_numpy(zero_copy_only=False), dtype=float)
                 for metric, value in quality.estimated(p[np.isfinite(p)]).items():
@@ -208,12 +205,9 @@ def compute(
                     )  # fmt: skip
                     if found.drifted and against == "baseline":
                         drifted.append(column)
-            if decides and len(drifted) > len(worst):
-                worst = tuple(drifted)
-        share = len(worst) / len(columns) if columns else 0.0
-        verdicts.append(
-            Verdict(start, end, window.num_rows, worst, len(columns), share >= drift_share)
-        )
+            if decides(name):
+                deciding.append(tuple(drifted))
+        verdicts.append(judge(start, end, window.num_rows, deciding, len(columns), drift_share))
     return WindowResult(
         pa.Table.from_pylist(profile, PROFILE_SCHEMA),
         pa.Table.from_pylist(drift, DRIFT_SCHEMA),
@@ -221,6 +215,28 @@ def compute(
         pa.Table.from_pylist(estimates, QUALITY_SCHEMA),
         last,
     )
+
+
+def decides(slice_name: str) -> bool:
+    """Whether a slice's drift counts toward its window's verdict: the whole window or one
+    model version does; a slice by value does not (a small slice drifts by chance more
+    often)."""
+    return slice_name == ALL or slice_name.startswith(f"{VERSION}=")
+
+
+def judge(
+    start: datetime,
+    end: datetime,
+    rows: int,
+    drifted: Iterable[tuple[str, ...]],
+    columns: int,
+    drift_share: float,
+) -> Verdict:
+    """A window's verdict from the columns that drifted against the baseline in each of its
+    deciding slices: the worst slice's share of the ``columns`` watched."""
+    worst = max(drifted, key=len, default=())
+    share = len(worst) / columns if columns else 0.0
+    return Verdict(start, end, rows, worst, columns, share >= drift_share)
 
 
 def value_slices(window: pa.Table, by: Sequence[str]) -> list[tuple[str, pa.Table]]:
