@@ -67,8 +67,7 @@ _BLOCK_ENTRIES = 256
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """One request's rows as the request left them; their Arrow columns are built for many
-    requests at once (:func:`rows_table`) on the writer's thread, not per request on the
-    event loop.
+    requests at once (:func:`rows_table`, 256 entries at a time), not per request.
 
     Attributes:
         features: The parsed request (None for a request that failed before it was parsed).
